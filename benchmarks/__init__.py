@@ -1,0 +1,1 @@
+"""s2s benchmarks against hand-written NumPy, autograd and JAX: `python benchmarks/run.py`."""

@@ -1,0 +1,103 @@
+"""Reject Python that s2s cannot transform, at the user's line, with a rewrite where one exists."""
+import gast
+
+from . import nodes
+
+_UNSUPPORTED = {
+    gast.Try: ("`try/except` around transformed code",
+               "Move the try/except outside the function you transform."),
+    gast.With: ("a `with` block", "Move the `with` outside the function you transform."),
+    gast.Yield: ("a generator (`yield`)", "Return a list or an array instead of yielding values."),
+    gast.YieldFrom: ("a generator (`yield from`)", "Return a list or an array instead."),
+    gast.AsyncFunctionDef: ("an `async` function", None),
+    gast.Await: ("`await`", None),
+    gast.AsyncFor: ("`async for`", None),
+    gast.AsyncWith: ("`async with`", None),
+    gast.ClassDef: ("a class definition inside a transformed function",
+                    "Define the class at module level."),
+    gast.Delete: ("`del`", "Rebind the name instead of deleting it."),
+    gast.NamedExpr: ("an assignment expression (`:=`)", "Assign on its own line first."),
+    gast.Raise: ("`raise`", "Check inputs before calling the transformed function."),
+}
+
+
+def supported(source):
+    """Raise TransformError at the first construct of `source.tree` s2s cannot transform."""
+    fn = source.tree
+    params = {a.id for a in fn.args.args}
+    if fn.args.vararg is not None or fn.args.kwarg is not None:
+        raise source.error("`*args`/`**kwargs` parameters are not supported", fn,
+                           suggestion="Give the function explicit parameters.")
+    for node in gast.walk(fn):
+        if node is fn:
+            continue
+        kind = type(node)
+        if kind in _UNSUPPORTED:
+            what, fix = _UNSUPPORTED[kind]
+            raise source.error(f"s2s cannot transform {what}", node, suggestion=fix)
+        if isinstance(node, gast.Global):
+            raise source.error(f"`global {', '.join(node.names)}` writes module state, which a "
+                               "transformation cannot follow", node,
+                               suggestion="Pass the value in as an argument and return the new value.")
+        if isinstance(node, gast.Nonlocal):
+            raise source.error(f"`nonlocal {', '.join(node.names)}` writes an enclosing function's "
+                               "variable, which a transformation cannot follow", node,
+                               suggestion="Return the new value instead.")
+        if isinstance(node, (gast.For, gast.While)) and node.orelse:
+            raise source.error("`else` on a loop is not supported", node,
+                               suggestion="Use a flag variable set before `break`.")
+        if isinstance(node, (gast.Assign, gast.AugAssign)):
+            targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+            for target in targets:
+                _check_target(source, node, target, params)
+        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
+            _check_mutating_call(source, node, params)
+
+
+_MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "fill",
+                     "resize", "update", "setdefault", "itemset", "put"}
+
+
+def _root_name(node):
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
+def _check_target(source, stmt, target, params):
+    if isinstance(target, (gast.Tuple, gast.List)):
+        for elt in target.elts:
+            if isinstance(elt, gast.Starred):
+                raise source.error("starred assignment targets are not supported", stmt,
+                                   suggestion="Index the sequence explicitly.")
+            _check_target(source, stmt, elt, params)
+    elif isinstance(target, gast.Attribute):
+        raise source.error("assigning to an attribute changes an object in place, which a "
+                           "transformation cannot follow", stmt,
+                           suggestion="Return the new value instead.")
+    elif isinstance(target, gast.Subscript):
+        root = _root_name(target)
+        if root in params:
+            text = source.line(stmt.lineno)
+            fix = _index_rewrite(stmt, target, root)
+            raise source.error(
+                f"`{text}` changes the argument `{root}` in place, which s2s cannot follow.",
+                stmt, construct="", suggestion=f"Return a new array instead: {fix}")
+
+
+def _index_rewrite(stmt, target, root):
+    index = nodes.to_source(target.slice)
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.op, gast.Add) and target.value.id == root:
+        return f"{root} = s2s.numpy.index_add({root}, {index}, {nodes.to_source(stmt.value)})"
+    value = nodes.to_source(stmt.value) if isinstance(stmt, gast.Assign) else "..."
+    return f"{root} = s2s.numpy.index_update({root}, {index}, {value})"
+
+
+def _check_mutating_call(source, stmt, params):
+    func = stmt.value.func
+    if isinstance(func, gast.Attribute) and func.attr in _MUTATING_METHODS:
+        root = _root_name(func.value)
+        if root in params:
+            raise source.error(f"`{source.line(stmt.lineno)}` changes the argument `{root}` in place, "
+                               "which s2s cannot follow.", stmt, construct="",
+                               suggestion="Build a new list or array and return it instead.")

@@ -1,0 +1,134 @@
+"""What one normalized right-hand side does: the primitive and how its slots are bound.
+
+Every transformation pass reads statements through `operation(value)`, so the mapping
+from Python syntax (operators, methods, attributes, indexing) to rule-table rows lives here.
+"""
+from dataclasses import dataclass, field
+
+import gast
+
+from ..runtime import primitives
+from . import nodes
+
+_BINOPS = {gast.Add: "add", gast.Sub: "subtract", gast.Mult: "multiply", gast.Div: "divide",
+           gast.Pow: "power", gast.Mod: "mod", gast.FloorDiv: "floor_divide",
+           gast.MatMult: "matmul", gast.BitAnd: "bitwise_and", gast.BitOr: "bitwise_or",
+           gast.BitXor: "bitwise_xor"}
+_UNARY = {gast.USub: "negative", gast.UAdd: "positive", gast.Not: "logical_not",
+          gast.Invert: "invert"}
+
+
+@dataclass
+class Operation:
+    kind: str            # primitive | user | copy | constant | container | pop | opaque
+    node: object
+    primitive: object = None
+    slots: dict = field(default_factory=dict)
+    callee: object = None
+    args: list = field(default_factory=list)     # user calls: every positional argument
+    keywords: dict = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def differentiable_slots(self):
+        if self.kind != "primitive" or not self.primitive.differentiable:
+            return []
+        return [s for s in self.primitive.vjp if s in self.slots]
+
+
+def operation(value):
+    """Describe a normalized right-hand side."""
+    if isinstance(value, gast.Name):
+        return Operation("copy", value, args=[value])
+    if isinstance(value, gast.Constant):
+        return Operation("constant", value)
+    if isinstance(value, gast.BinOp):
+        prim = primitives.by_name(_BINOPS[type(value.op)])
+        return Operation("primitive", value, prim, {"x": value.left, "y": value.right},
+                         label=nodes.to_source(value))
+    if isinstance(value, gast.UnaryOp):
+        prim = primitives.by_name(_UNARY[type(value.op)])
+        return Operation("primitive", value, prim, {"x": value.operand}, label=nodes.to_source(value))
+    if isinstance(value, (gast.Compare, gast.BoolOp)):
+        return Operation("opaque", value, label="comparison")
+    if isinstance(value, gast.Subscript):
+        return Operation("primitive", value, primitives.by_name("getitem"),
+                         {"a": value.value, "index": value.slice}, label=nodes.to_source(value))
+    if isinstance(value, gast.Attribute):
+        callee = getattr(value, "s2s", None)
+        if callee is not None and callee.kind == "primitive":
+            slots = callee.primitive.bind([value.value], {})
+            return Operation("primitive", value, callee.primitive, slots, callee=callee,
+                             label=nodes.to_source(value))
+        return Operation("opaque", value, label=nodes.to_source(value))
+    if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+        return Operation("container", value)
+    if isinstance(value, gast.Call):
+        return _call(value)
+    return Operation("opaque", value, label=type(value).__name__)
+
+
+def _call(value):
+    callee = getattr(value, "s2s", None)
+    label = callee.label if callee is not None else nodes.to_source(value.func)
+    if callee is None:
+        return Operation("opaque", value, label=label)
+    args = list(value.args)
+    if callee.receiver:
+        args = [value.func.value] + args
+    keywords = {kw.arg: kw.value for kw in value.keywords}
+    if callee.kind == "primitive":
+        prim = callee.primitive
+        if any(isinstance(a, gast.Starred) for a in args) or None in keywords:
+            return Operation("opaque", value, label=label, callee=callee)
+        signature = callee.signature or prim.signature
+        try:
+            bound = signature.bind(*args, **keywords)
+        except TypeError:
+            return Operation("opaque", value, label=label, callee=callee)
+        bound.apply_defaults()
+        slots = dict(bound.arguments)
+        return Operation("primitive", value, prim, slots, callee=callee, label=label)
+    if callee.kind == "user":
+        full = list(callee.prefix_args) + args + list(callee.suffix_args)
+        keywords = {**callee.keywords, **keywords}
+        return Operation("user", value, callee=callee, args=full, keywords=keywords, label=label)
+    if callee.kind == "pop":
+        return Operation("pop", value, callee=callee, args=[value.func.value], label=label)
+    return Operation("opaque", value, callee=callee, label=label)
+
+
+def slot_names(node):
+    """Variable names inside one bound slot (an atom or a literal sequence of atoms)."""
+    if isinstance(node, gast.Name):
+        return {node.id}
+    if isinstance(node, (gast.Tuple, gast.List)):
+        out = set()
+        for elt in node.elts:
+            out |= slot_names(elt.value if isinstance(elt, gast.Starred) else elt)
+        return out
+    return set()
+
+
+def differentiable_inputs(value):
+    """Names whose derivatives flow into the value of this right-hand side."""
+    op = operation(value)
+    if op.kind == "primitive":
+        out = set()
+        for slot in op.differentiable_slots:
+            out |= slot_names(op.slots[slot])
+        return out
+    if op.kind in ("copy", "pop"):
+        return slot_names(op.args[0])
+    if op.kind == "user":
+        out = set()
+        for arg in op.args:
+            out |= slot_names(arg)
+        return out
+    if op.kind == "container":
+        return nodes.names_read(value)
+    return set()
+
+
+def all_inputs(value):
+    return nodes.names_read(value)

@@ -1,0 +1,135 @@
+"""Find a function's source and parse it with gast, keeping the user's file and lines."""
+import functools
+import linecache
+import os
+import types
+from dataclasses import dataclass, field
+
+import gast
+
+from ..errors import TransformError
+from . import nodes
+
+
+@dataclass
+class FunctionSource:
+    """A function to transform: its gast tree and where its names come from."""
+
+    tree: gast.FunctionDef
+    filename: str
+    globals: dict
+    closure: dict = field(default_factory=dict)
+    qualname: str = ""
+    python_function: object = None   # the original function, when there is one
+
+    @property
+    def name(self):
+        return self.tree.name
+
+    def line(self, lineno):
+        """The text of one line of the user's file, stripped."""
+        return linecache.getline(self.filename, lineno).strip() if lineno else ""
+
+    def error(self, message, node=None, construct=None, suggestion=None):
+        lineno = getattr(node, "lineno", None)
+        if construct is None and lineno:
+            construct = self.line(lineno)
+        return TransformError(message, filename=os.path.basename(self.filename), lineno=lineno,
+                              function=self.qualname or self.name, construct=construct,
+                              suggestion=suggestion)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_file(filename, stamp):
+    lines = linecache.getlines(filename)
+    return gast.parse("".join(lines))
+
+
+def _file_tree(filename):
+    try:
+        stamp = os.stat(filename).st_mtime_ns
+    except OSError:
+        stamp = None
+    if not linecache.getlines(filename):
+        linecache.checkcache(filename)
+    if not linecache.getlines(filename):
+        return None
+    return _parse_file(filename, stamp)
+
+
+def function(fn):
+    """FunctionSource for a Python function, lambda, nested function or method."""
+    if isinstance(fn, types.MethodType):
+        fn = fn.__func__
+    if not isinstance(fn, types.FunctionType):
+        raise TypeError(f"s2s transforms Python functions; got {type(fn).__name__} {fn!r}")
+    code = fn.__code__
+    filename = code.co_filename
+    tree = _file_tree(filename)
+    if tree is None:
+        raise TransformError(
+            f"source of {fn.__qualname__} is not available (defined in {filename}); s2s reads a "
+            "function's source, so define it in a file or a notebook cell, not at a bare REPL",
+            filename=filename, function=fn.__qualname__, construct=None)
+    node = _find(tree, code)
+    if node is None:
+        raise TransformError(
+            f"cannot find the source of {fn.__qualname__} in {filename} at line {code.co_firstlineno}"
+            " (was the file edited after it was imported?)",
+            filename=os.path.basename(filename), lineno=code.co_firstlineno, function=fn.__qualname__)
+    if isinstance(node, gast.Lambda):
+        node = _lambda_to_def(node, code)
+    else:
+        node = nodes.copy(node)
+        node.decorator_list = []
+    closure = {}
+    if fn.__closure__:
+        for var, cell in zip(code.co_freevars, fn.__closure__):
+            try:
+                closure[var] = cell.cell_contents
+            except ValueError:   # an empty cell: the variable is not assigned yet
+                pass
+    return FunctionSource(tree=node, filename=filename, globals=fn.__globals__, closure=closure,
+                          qualname=fn.__qualname__, python_function=fn)
+
+
+def _find(tree, code):
+    first = code.co_firstlineno
+    if code.co_name == "<lambda>":
+        return _find_lambda(tree, code)
+    for node in gast.walk(tree):
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)) and node.name == code.co_name:
+            starts = [node.lineno] + [d.lineno for d in node.decorator_list]
+            if first in starts:
+                return node
+    return None
+
+
+def _find_lambda(tree, code):
+    """The lambda whose span holds all of the code object's source positions."""
+    spots = [(line, col) for line, _, col, _ in code.co_positions()
+             if line is not None and col is not None]
+    best = None
+    for node in gast.walk(tree):
+        if not isinstance(node, gast.Lambda) or node.lineno > code.co_firstlineno:
+            continue
+        if node.end_lineno < code.co_firstlineno:
+            continue
+        inside = all((node.lineno, node.col_offset) <= spot < (node.end_lineno, node.end_col_offset)
+                     for spot in spots)
+        if inside and (best is None or _span(node) < _span(best)):
+            best = node
+    return best
+
+
+def _span(node):
+    return (node.end_lineno - node.lineno, node.end_col_offset - node.col_offset)
+
+
+def _lambda_to_def(node, code):
+    body = nodes.return_(nodes.copy(node.body))
+    body.lineno = node.lineno
+    fn = gast.FunctionDef(name="lambda_", args=nodes.copy(node.args), body=[body], decorator_list=[],
+                          returns=None, type_comment=None, type_params=[])
+    fn.lineno = node.lineno
+    return fn

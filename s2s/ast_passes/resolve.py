@@ -1,0 +1,237 @@
+"""Make every name explicit: globals and closure cells bound, nested functions lifted, and
+each call classified as a primitive, a user function or an opaque (non-differentiable) call.
+
+The classification is stored on the node as `node.s2s`, a `Callee`.
+"""
+import builtins
+import functools
+import types
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from ..runtime import primitives
+from . import nodes, parse
+
+# Modules whose functions are library code: never read as user source.
+_LIBRARY_PREFIXES = ("numpy", "scipy", "math", "builtins", "functools", "operator", "numba",
+                     "s2s.runtime.primitives.core", "s2s.runtime.primitives.structural")
+_ADJOINT_MODULE = "s2s.runtime.primitives.adjoints"
+_VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags"}
+LIST_METHODS = {"append", "pop"}
+
+
+@dataclass
+class Callee:
+    """What a call (or attribute read) resolves to."""
+
+    kind: str                      # "primitive", "user", "opaque", "append", "pop"
+    label: str = ""                # how the user wrote it, for messages
+    primitive: object = None
+    signature: object = None       # for ndarray methods: the method's signature
+    receiver: bool = False         # method call: `func.value` is the first argument
+    function: object = None        # FunctionSource for user calls
+    prefix_args: list = field(default_factory=list)   # names bound by partial / lifting
+    suffix_args: list = field(default_factory=list)
+    keywords: dict = field(default_factory=dict)
+
+
+class Binder:
+    """Module-level names of one emitted module: each value gets one readable name."""
+
+    def __init__(self, reserved):
+        self.values = dict(reserved)           # name -> value
+        self._ids = {id(v): k for k, v in reserved.items()}
+
+    def bind(self, preferred, value):
+        known = self._ids.get(id(value))
+        if known is not None and self.values.get(known) is value:
+            return known
+        candidate, k = preferred, 0
+        while candidate in self.values:
+            k += 1
+            candidate = f"{preferred}_{k}"
+        self.values[candidate] = value
+        self._ids[id(value)] = candidate
+        return candidate
+
+
+def local_names(fn_tree):
+    names = {a.id for a in fn_tree.args.args}
+    for node in gast.walk(fn_tree):
+        if node is fn_tree:
+            continue
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            names.add(node.id)
+        elif isinstance(node, gast.FunctionDef):
+            names.add(node.name)
+    return names
+
+
+def _comprehension_names(fn_tree):
+    """Names bound by comprehensions; they are local to the comprehension."""
+    out = set()
+    for node in gast.walk(fn_tree):
+        if isinstance(node, gast.comprehension):
+            out |= nodes.names_stored(node.target)
+    return out
+
+
+def names(source, binder, function_sources):
+    """Resolve `source.tree` in place; returns {lifted name: FunctionSource} for nested defs."""
+    fn = source.tree
+    lifted = _lift_nested(source)
+    locals_ = local_names(fn)
+    comp_names = _comprehension_names(fn)
+    renames = {}
+
+    def lookup(name_):
+        if name_ in source.closure:
+            return source.closure[name_]
+        if name_ in source.globals:
+            return source.globals[name_]
+        if hasattr(builtins, name_):
+            return getattr(builtins, name_)
+        raise KeyError(name_)
+
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            if node.id in locals_ or node.id in comp_names or node.id in lifted:
+                continue
+            try:
+                value = lookup(node.id)
+            except KeyError:
+                raise source.error(f"name `{node.id}` is not defined", node) from None
+            if node.id not in renames:
+                renames[node.id] = binder.bind(node.id, value)
+            node.s2s_value = value
+            node.id = renames[node.id]
+
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Call):
+            node.s2s = _classify_call(node, source, binder, locals_, lifted, function_sources)
+        elif isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):
+            if _is_local_value(node.value, locals_):
+                prim = primitives.attribute(node.attr)
+                if prim is not None:
+                    node.s2s = Callee("primitive", f".{node.attr}", primitive=prim, receiver=True)
+    return lifted
+
+
+def _is_local_value(node, locals_):
+    """True unless `node` is a chain of attributes on a module-level name."""
+    root = node
+    while isinstance(root, gast.Attribute):
+        root = root.value
+    return not (isinstance(root, gast.Name) and hasattr(root, "s2s_value"))
+
+
+def _static_value(node):
+    """The transform-time value of `np`, `np.linalg.inv`, ... or raise KeyError."""
+    if isinstance(node, gast.Name) and hasattr(node, "s2s_value"):
+        return node.s2s_value
+    if isinstance(node, gast.Attribute):
+        base = _static_value(node.value)
+        try:
+            return getattr(base, node.attr)
+        except AttributeError:
+            raise KeyError(node.attr) from None
+    raise KeyError(node)
+
+
+def _classify_call(node, source, binder, locals_, lifted, function_sources):
+    func = node.func
+    label = _label(func)
+    if isinstance(func, gast.Name) and func.id in lifted:
+        lifted_source, extra = lifted[func.id]
+        return Callee("user", label, function=lifted_source, suffix_args=list(extra))
+    try:
+        value = _static_value(func)
+    except KeyError:
+        value = None
+        if isinstance(func, gast.Attribute):
+            if func.attr in LIST_METHODS:
+                return Callee(func.attr, label, receiver=True)
+            found = primitives.method(func.attr)
+            if found is not None:
+                prim, signature = found
+                return Callee("primitive", label, primitive=prim, signature=signature, receiver=True)
+            return Callee("opaque", label, receiver=True)
+        return Callee("opaque", label)
+    return classify_value(value, label, binder, function_sources)
+
+
+def classify_value(value, label, binder, function_sources):
+    """Classify a callable known at transform time."""
+    prim = primitives.lookup(value)
+    if prim is not None:
+        return Callee("primitive", label, primitive=prim)
+    if isinstance(value, types.BuiltinMethodType) and isinstance(getattr(value, "__self__", None), np.ndarray):
+        found = primitives.method(value.__name__)
+        if found is not None:
+            return Callee("primitive", label, primitive=found[0], signature=found[1], receiver=True)
+    if hasattr(value, "__s2s__"):
+        value = value.__s2s__.function
+    if isinstance(value, functools.partial):
+        inner = classify_value(value.func, label, binder, function_sources)
+        if inner.kind != "user":
+            return Callee("opaque", label)
+        inner.prefix_args = [nodes.name(binder.bind("bound", a)) for a in value.args] + inner.prefix_args
+        inner.keywords = {k: nodes.name(binder.bind(k, v)) for k, v in value.keywords.items()}
+        return inner
+    if isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType):
+        inner = classify_value(value.__func__, label, binder, function_sources)
+        if inner.kind == "user":
+            inner.prefix_args = [nodes.name(binder.bind("self", value.__self__))]
+        return inner
+    if isinstance(value, types.FunctionType):
+        module = getattr(value, "__module__", "") or ""
+        if module == _ADJOINT_MODULE or not module.startswith(_LIBRARY_PREFIXES):
+            return Callee("user", label, function=function_sources(value))
+    return Callee("opaque", label)
+
+
+def _label(func):
+    try:
+        return nodes.to_source(func)
+    except Exception:   # pragma: no cover - labels are only for messages
+        return "<call>"
+
+
+def _lift_nested(source):
+    """Move nested `def`s and named lambdas out of the function; their free locals become
+    extra parameters passed at each call. Returns {name: (FunctionSource, extra arg nodes)}."""
+    fn = source.tree
+    lifted = {}
+    outer_locals = local_names(fn)
+    new_body = []
+    for stmt in fn.body:
+        inner = None
+        if isinstance(stmt, gast.FunctionDef):
+            inner = stmt
+        elif (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+              and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Lambda)):
+            lam = stmt.value
+            body = nodes.return_(lam.body)
+            body.lineno = stmt.lineno
+            inner = gast.FunctionDef(name=stmt.targets[0].id, args=lam.args, body=[body],
+                                     decorator_list=[], returns=None, type_comment=None,
+                                     type_params=[])
+            inner.lineno = stmt.lineno
+        if inner is None:
+            new_body.append(stmt)
+            continue
+        own = local_names(inner)
+        free = sorted((nodes.names_read(inner) - own) & (outer_locals - {inner.name}))
+        for extra in free:
+            param = nodes.store(extra)
+            param.ctx = gast.Param()
+            inner.args.args.append(param)
+        inner.decorator_list = []
+        lifted_source = parse.FunctionSource(
+            tree=inner, filename=source.filename, globals=source.globals, closure=source.closure,
+            qualname=f"{source.qualname}.<locals>.{inner.name}")
+        lifted[inner.name] = (lifted_source, [nodes.name(v) for v in free])
+    fn.body = new_body
+    return lifted

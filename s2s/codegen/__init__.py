@@ -1,0 +1,1 @@
+"""Emit generated functions as Python source, load them as modules, and (later) compile."""

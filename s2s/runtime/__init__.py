@@ -1,0 +1,1 @@
+"""Runtime support: the primitive rule table, pytrees, and (later) random, lax, devices."""

@@ -1,0 +1,46 @@
+"""Reductions with `axis` and `keepdims`: the cotangent spreads back over reduced axes."""
+import builtins
+
+import numpy as np
+
+from .core import primitive
+
+_REDUCTION = "a, axis=None, dtype=None, out=None, keepdims=False"
+_METHOD = "a, axis=None, dtype=None, out=None, keepdims=False"
+
+sum_ = primitive(
+    "sum", np.sum, _REDUCTION, methods=[("sum", _METHOD)],
+    vjp={"a": "sum_grad(out_bar, a, axis, keepdims)"},
+    jvp={"a": "np.sum(a_dot, axis=axis, keepdims=keepdims)"})
+
+mean = primitive(
+    "mean", np.mean, _REDUCTION, methods=[("mean", _METHOD)],
+    vjp={"a": "mean_grad(out_bar, a, axis, keepdims)"},
+    jvp={"a": "np.mean(a_dot, axis=axis, keepdims=keepdims)"})
+
+prod = primitive(
+    "prod", np.prod, _REDUCTION, methods=[("prod", _METHOD)],
+    vjp={"a": "prod_grad(out_bar, out, a, axis, keepdims)"},
+    jvp={"a": "np.sum(prod_grad(a_dot, out, a, axis, keepdims), axis=axis, keepdims=keepdims)"})
+
+# max/min: the cotangent goes to the positions attaining the extremum, split between ties.
+_EXTREMUM = "a, axis=None, out=None, keepdims=False"
+amax = primitive(
+    "max", [np.max, np.amax], _EXTREMUM, methods=[("max", _EXTREMUM)],
+    vjp={"a": "extremum_grad(out_bar, out, a, axis, keepdims)"},
+    jvp={"a": "np.sum(a_dot * extremum_weights(out, a, axis, keepdims), axis=axis, keepdims=keepdims)"})
+amin = primitive(
+    "min", [np.min, np.amin], _EXTREMUM, methods=[("min", _EXTREMUM)],
+    vjp={"a": "extremum_grad(out_bar, out, a, axis, keepdims)"},
+    jvp={"a": "np.sum(a_dot * extremum_weights(out, a, axis, keepdims), axis=axis, keepdims=keepdims)"})
+
+# Python's builtin sum over a sequence of values: every term gets the whole cotangent.
+builtin_sum = primitive(
+    "builtin_sum", builtins.sum, "iterable, start=0",
+    vjp={"iterable": "sequence_of(out_bar, iterable)"},
+    jvp={"iterable": "builtins_sum(iterable_dot)"}, result="any")
+
+for _name, _impl in [("argmax", np.argmax), ("argmin", np.argmin), ("argsort", np.argsort),
+                     ("any", np.any), ("all", np.all), ("count_nonzero", np.count_nonzero)]:
+    primitive(_name, _impl, "a, axis=None, out=None, keepdims=False", differentiable=False,
+              methods=[_name] if _name != "count_nonzero" else ())

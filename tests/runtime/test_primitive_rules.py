@@ -1,0 +1,456 @@
+"""Every rule in the primitive table against central finite differences, in float64.
+
+For each case of `CASES` (keyed by primitive name) and each differentiable slot:
+the vjp satisfies <vjp(out_bar), v> = d/de <out_bar, f(x + e v)>, the jvp equals
+(f(x + h v) - f(x - h v)) / 2h, and both are shaped like what they stand for.
+"""
+import ast
+import builtins
+import inspect
+import math
+import operator
+
+import numpy as np
+import pytest
+
+from s2s.runtime.primitives import TEMPLATE_NAMESPACE, all_primitives, by_name
+
+STEP = 1e-6
+RTOL = 1e-6
+ATOL = 1e-6
+
+rng = np.random.default_rng(0)
+
+
+def r(*shape):
+    """Standard normal values."""
+    return rng.normal(size=shape)
+
+
+def pos(*shape):
+    """Values in [0.5, 2)."""
+    return rng.uniform(0.5, 2.0, size=shape)
+
+
+def unit(*shape):
+    """Values in (-0.9, 0.9), inside arcsin's domain."""
+    return rng.uniform(-0.9, 0.9, size=shape)
+
+
+def away(*shape):
+    """Values of either sign, at least 0.5 from zero (prod divides by them)."""
+    return pos(*shape) * rng.choice([-1.0, 1.0], size=shape)
+
+
+def wellcond(n, *batch):
+    """Invertible, well-conditioned matrices."""
+    return r(*batch, n, n) + n * np.eye(n)
+
+
+class Case:
+    def __init__(self, *args, _id=None, _slots=None, _xfail=None, **kwargs):
+        self.args = args
+        self.kwargs = kwargs
+        self.id = _id
+        self.slots = _slots          # which differentiable slots to check (default: every active one)
+        self.xfail = _xfail          # reason, if a rule is known to be wrong for this case
+
+
+C = Case
+
+# -- the case table -----------------------------------------------------------------------------
+BROADCAST = [((3, 4), (4,)), ((3, 1), (1, 4)), ((), (3, 4)), ((3, 4), ()), ((2, 3, 4), (3, 1))]
+
+
+def _shaped(make, shape):
+    return float(make()[()]) if shape == () else make(*shape)
+
+
+def binary_cases(make_x=r, make_y=r):
+    cases = [C(_shaped(make_x, sx), _shaped(make_y, sy), _id=f"{sx}+{sy}") for sx, sy in BROADCAST]
+    cases.append(C(make_x(3, 4), np.asarray(make_y()), _id="0d-array"))
+    return cases
+
+
+def unary_cases(make=r):
+    return [C(make(3, 4), _id="(3,4)"), C(float(make()), _id="float"), C(make(2, 3, 2), _id="3d")]
+
+
+def reduction_cases(make=r):
+    a, b = make(3, 4), make(2, 3, 4)
+    cases = []
+    for axis in [None, 0, -1]:
+        for keepdims in [False, True]:
+            cases.append(C(a, axis=axis, keepdims=keepdims, _id=f"axis={axis},keepdims={keepdims}"))
+    cases.append(C(b, axis=(0, 2), _id="axis=(0,2)"))
+    cases.append(C(b, axis=(0, 2), keepdims=True, _id="axis=(0,2),keepdims"))
+    cases.append(C(b, 1, _id="positional-axis"))
+    return cases
+
+
+def matmul_cases():
+    return [C(r(*sx), r(*sy), _id=f"{sx}@{sy}") for sx, sy in [
+        ((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
+        ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((4,), (2, 4, 5)), ((2, 3, 4), (4,)),
+        ((3, 4), (2, 4, 5))]]
+
+
+UNARY_DOMAINS = {"log": pos, "sqrt": pos, "log1p": pos, "arcsin": unit, "arccos": unit, "absolute": away,
+                 "tan": unit}
+UNARY = ["exp", "log", "log1p", "expm1", "sqrt", "square", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+         "arctan", "arcsin", "arccos", "absolute", "expit", "negative", "positive", "log_expit", "real"]
+
+CASES = {name: unary_cases(UNARY_DOMAINS.get(name, r)) for name in UNARY}
+CASES.update({
+    "add": binary_cases(), "subtract": binary_cases(), "multiply": binary_cases(),
+    "divide": binary_cases(r, pos),
+    "power": binary_cases(pos, r) + [C(r(3, 4), 3, _id="int-exponent"), C(r(3, 4), 2.0, _id="float-exponent",
+                                                                             _slots=["x"])],
+    "mod": binary_cases(lambda *s: 3 * r(*s), pos),
+    "maximum": binary_cases(), "minimum": binary_cases(),
+    "arctan2": binary_cases(),
+    "builtin_max": [C(0.3, -0.2, _id="floats"), C(-0.3, 0.2, _id="floats-y"),
+                    C(np.float64(1.5), 2.5, _id="numpy-scalar")],
+    "builtin_min": [C(0.3, -0.2, _id="floats"), C(-0.3, 0.2, _id="floats-y"),
+                    C(np.float64(1.5), 2.5, _id="numpy-scalar")],
+    "matmul": matmul_cases(),
+    "dot": [C(r(*sx), r(*sy), _id=f"{sx}.{sy}") for sx, sy in [
+        ((4,), (4,)), ((3, 4), (4, 5)), ((3, 4), (4,)), ((4,), (4, 5)), ((2, 3, 4), (4,)),
+        ((2, 3, 4), (4, 5))]]
+        + [C(2.5, r(3, 4), _id="scalar.(3,4)"), C(r(3), np.asarray(1.5), _id="(3,).0d"),
+           C(r(2, 3, 4), r(5, 4, 6), _id="(2,3,4).(5,4,6)")],
+    "sum": reduction_cases(), "mean": reduction_cases(), "prod": reduction_cases(away),
+    "max": reduction_cases(), "min": reduction_cases(),
+    "builtin_sum": [C([r(3), r(3), r(3)], _id="arrays"), C([0.5, 1.5], _id="floats"),
+                    C((r(2, 2), r(2, 2)), start=r(2, 2), _id="start")],
+    # shapes
+    "reshape": [C(r(3, 4), (4, 3), _id="(4,3)"), C(r(3, 4), (2, -1), _id="-1"), C(r(12), (3, 4), _id="up")],
+    "ravel": [C(r(3, 4)), C(r(2, 3, 2))],
+    "transpose": [C(r(3, 4), _id="default"), C(r(2, 3, 4), (1, 2, 0), _id="axes")],
+    "swapaxes": [C(r(2, 3, 4), 0, 2), C(r(3, 4), -1, -2)],
+    "expand_dims": [C(r(3, 4), 1), C(r(3, 4), (0, 3))],
+    "squeeze": [C(r(3, 1, 4, 1)), C(r(3, 1, 4), axis=1)],
+    "broadcast_to": [C(r(4), (3, 4)), C(r(3, 1), (2, 3, 4)), C(1.5, (2, 2), _id="float")],
+    "moveaxis": [C(r(2, 3, 4), 0, -1), C(r(2, 3, 4), (0, 1), (2, 0))],
+    "flip": [C(r(3, 4)), C(r(2, 3, 4), 1), C(r(2, 3, 4), (0, 2))],
+    "tile": [C(r(3), 2), C(r(2, 3), (2, 1, 2)), C(r(2, 3), 2), C(r(2, 1, 3), (3, 1))],
+    "diag": [C(r(4)), C(r(3), k=1), C(r(3), -2), C(r(4, 4)), C(r(3, 5), 1), C(r(5, 3), k=-1)],
+    "concatenate": [C([r(2, 3), r(4, 3)], _id="axis0"), C((r(2, 3), r(2, 1), r(2, 2)), axis=-1, _id="axis-1"),
+                    C([r(2, 3), r(4)], axis=None, _id="axisNone"), C([r(2, 3), np.ones((1, 3))], _id="const")],
+    "stack": [C([r(3, 4), r(3, 4), r(3, 4)]), C((r(3, 4), r(3, 4)), axis=1), C([r(2), r(2)], -1)],
+    "hstack": [C([r(3), r(2)]), C((r(2, 3), r(2, 1))), C([1.5, r(2)], _id="scalar")],
+    "vstack": [C([r(3), r(3)]), C((r(2, 3), r(1, 3))), C([1.5, 2.5], _id="scalars")],
+    "split": [C(r(6, 4), 3, _id="sections"), C(r(6, 4), [1, 4], _id="indices"),
+              C(r(3, 4), 2, axis=1, _id="axis1")],
+    "array_split": [C(r(7, 3), 3), C(r(3, 5), 2, axis=-1)],
+    "fill_zeros": [C([r(3), None, r(2, 2)], [r(3), r(4), r(2, 2)]), C((r(3),), (r(3),))],
+    "concatenate_grad": [C(r(6, 3), [r(2, 3), r(4, 3)], 0), C(r(2, 5), (r(2, 3), r(2, 2)), -1),
+                         C(r(10), [r(2, 3), r(4)], None)],
+    "stack_grad": [C(r(3, 2, 4), [r(2, 4)] * 3, 0), C(r(2, 3, 4), [r(2, 4)] * 3, 1)],
+    "hstack_grad": [C(r(5), [r(3), r(2)]), C(r(2, 4), (r(2, 3), r(2, 1))), C(r(3), [1.5, r(2)])],
+    "vstack_grad": [C(r(2, 3), [r(3), r(3)]), C(r(3, 3), (r(2, 3), r(1, 3))), C(r(2, 1), [1.5, 2.5])],
+    # products and linear algebra
+    "outer": [C(r(3), r(4)), C(r(2, 2), r(3)), C(2.5, r(3), _id="scalar")],
+    "vdot": [C(r(5), r(5)), C(r(3, 4), r(4, 3))],
+    "inner": [C(r(3), r(3)), C(r(2, 3), r(4, 3)), C(r(2, 3), 2.5, _id="scalar"), C(r(2, 3, 4), r(5, 4))],
+    "tensordot": [C(r(2, 3, 4), r(3, 4, 5), _id="axes=2"), C(r(3, 4), r(4, 5), 1, _id="axes=1"),
+                  C(r(2), r(3), 0, _id="axes=0"),
+                  C(r(3, 4, 5), r(4, 3, 2), ([1, 0], [0, 1]), _id="crossed"),
+                  C(r(3, 4, 5), r(5, 2), axes=([2], [0]), _id="lists"),
+                  C(r(3, 4), r(2, 4), (1, 1), _id="ints"), C(r(3, 4), r(4, 2), ([-1], [-2]), _id="negative")],
+    "einsum": [C("ij,jk->ik", r(3, 4), r(4, 5), _id="matmul"), C("ij,jk", r(3, 4), r(4, 5), _id="implicit"),
+               C("i,i->", r(4), r(4), _id="dot"), C("ii->i", r(3, 3), _id="diagonal"),
+               C("ii", r(3, 3), _id="trace"), C("ij->", r(3, 4), _id="sum"),
+               C("ijk->kji", r(2, 3, 4), _id="transpose"),
+               C("...ij,...jk->...ik", r(2, 1, 3, 4), r(5, 4, 6), _id="ellipsis-broadcast"),
+               C("i,j->ij", r(3), r(4), _id="outer"), C("ij,ij,ij->i", r(2, 3), r(2, 3), r(2, 3), _id="three"),
+               C("bij,bjk->bik", r(2, 3, 4), r(2, 4, 5), _id="batched"),
+               C("ij,k->ik", r(3, 4), r(5), _id="summed-alone"),
+               C("ij,jk->ik", r(3, 1), r(4, 5), _id="size1-broadcast"),
+               C("ij, jk -> ik", r(3, 4), np.ones((4, 2)), _id="spaces-const"),
+               C("i...->...", r(3, 2, 2), _id="ellipsis-reduce"),
+               C("ii,ij->j", r(3, 3), r(3, 2), _id="diagonal-product")],
+    "einsum_cotangent": [C(r(3, 5), "ij,jk->ik", (r(3, 4), r(4, 5)), 0),
+                         C(r(3, 5), "ij,jk->ik", (r(3, 4), r(4, 5)), 1),
+                         C(r(3), "ii->i", (r(3, 3),), 0, _id="diagonal"),
+                         C(r(2), "ij,ij,ij->i", (r(2, 3), r(2, 3), r(2, 3)), 1, _id="three"),
+                         C(r(3, 2), "ii,ij->ij", (r(3, 3), r(3, 2)), 0, _id="diagonal-product")],
+    "trace": [C(r(3, 3)), C(r(3, 4), 1), C(r(3, 4), offset=-1), C(r(2, 3, 3), 0, 1, 2),
+              C(r(3, 2, 3), axis1=0, axis2=-1)],
+    "inv": [C(wellcond(3)), C(wellcond(3, 2))],
+    "solve": [C(wellcond(3), r(3), _id="vector"), C(wellcond(3), r(3, 2), _id="matrix"),
+              C(wellcond(3, 2), r(3), _id="batched-a-vector"), C(wellcond(3, 2), r(2, 3, 2), _id="batched"),
+              C(wellcond(3, 2), r(3, 2), _id="broadcast-b"), C(wellcond(3), r(2, 3, 2), _id="broadcast-a")],
+    "det": [C(wellcond(3)), C(wellcond(2, 4))],
+    # selections and special functions
+    "where": [C(r(3, 4) > 0, r(3, 4), r(3, 4), _id="same"), C(r(3, 1) > 0, r(4), 0.5, _id="broadcast"),
+              C(True, r(3), r(2, 3), _id="scalar-condition")],
+    "clip": [C(2 * r(3, 4), -0.5, 0.5, _id="floats"), C(2 * r(3, 4), r(4) - 1, r(3, 1) + 1, _id="arrays"),
+             C(2 * r(3, 4), None, 0.5, _id="no-lower"), C(2 * r(3, 4), min=-0.5, max=r(4), _id="min-max")],
+    "logsumexp": reduction_cases() + [C(r(3, 4), b=pos(3, 4), _id="b"), C(r(3, 4), axis=1, b=pos(4), _id="b-broadcast")],
+    "softmax": [C(r(3, 4)), C(r(3, 4), axis=0), C(r(2, 3, 4), axis=-1), C(r(2, 3, 4), axis=(0, 2))],
+    "log_softmax": [C(r(3, 4)), C(r(3, 4), axis=0), C(r(2, 3, 4), axis=-1), C(r(2, 3, 4), axis=(0, 2))],
+    # indexing and containers
+    "getitem": [C(r(5, 4), 2, _id="int"), C(r(5, 4), -1, _id="negative"), C(r(5, 4), slice(1, 4), _id="slice"),
+                C(r(5, 4), np.array([0, 2, 2]), _id="int-array-repeats"), C(r(5, 4), [4, 0, 4], _id="list"),
+                C(r(5, 4), (1, slice(None)), _id="tuple"), C(r(5, 4), (np.array([0, 1, 1]), np.array([3, 2, 2])),
+                                                             _id="two-arrays"),
+                C(r(5, 4), r(5) > 0, _id="mask"), C(r(5, 4), (Ellipsis, None, 1), _id="ellipsis-newaxis"),
+                C([r(3), r(2)], 1, _id="list-int"), C((r(3), r(2), r(1)), slice(0, 2), _id="tuple-slice"),
+                C([r(3), 0.5], -1, _id="list-negative"), C({"w": r(3), "b": r(2)}, "b", _id="dict")],
+    "getitem_grad": [C(r(4), r(5, 4), 2, _id="int"), C(r(3, 4), r(5, 4), slice(1, 4), _id="slice"),
+                     C(r(3, 4), r(5, 4), np.array([0, 2, 2]), _id="repeats"),
+                     C(r(2), [r(3), r(2)], 1, _id="list"), C(r(2), {"w": r(3), "b": r(2)}, "b", _id="dict"),
+                     C([r(3), r(1)], (r(2), r(3), r(1)), slice(1, 3), _id="tuple-slice")],
+    "index_update": [C(r(5, 4), 1, r(4), _id="int"), C(r(5, 4), slice(1, 3), r(4), _id="slice-broadcast"),
+                     C(r(5, 4), np.array([0, 3]), 0.5, _id="array-scalar"),
+                     C((r(3), r(2)), 0, r(3), _id="tuple"), C([r(3), r(2)], 1, r(2), _id="list")],
+    "index_add": [C(r(5, 4), np.array([0, 2, 2]), r(3, 4), _id="repeats"),
+                  C(r(5, 4), slice(1, 3), r(4), _id="slice-broadcast"), C(r(5, 4), (1, 2), 0.5, _id="tuple")],
+    "add_tree": [C(r(3), r(3), _id="arrays"), C((r(3), r(2)), (r(3), r(2)), _id="tuples"),
+                 C([r(2), {"k": r(2)}], [r(2), {"k": r(2)}], _id="nested"), C(None, r(3), _id="none")],
+    "match_dtype": [C(r(3), r(3)), C(r(3), np.arange(3), _id="int-primal")],
+    "broadcast_like": [C(r(4), r(3, 4)), C(r(3, 1), r(3, 4)), C(r(3, 4), r(3, 4), _id="same")],
+    "sequence_of": [C(r(3), [1, 2, 3]), C(0.5, (None, None), _id="float")],
+    "asarray": [C(r(3, 4)), C(r(3), dtype=np.float64), C([0.5, 1.5], _id="list-of-floats")],
+    "astype": [C(r(3), np.float64)],
+    "float": [C(0.7, _id="float"), C(np.float64(0.7), _id="numpy-scalar"), C(np.asarray(0.7), _id="0d")],
+})
+
+
+# -- trees of values: the float leaves are what gets differentiated -------------------------
+def is_float(x):
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, float):
+        return True
+    return isinstance(x, (np.ndarray, np.generic)) and np.issubdtype(x.dtype, np.inexact)
+
+
+def random_like(x):
+    """A random direction shaped like the float leaves of `x`; None elsewhere."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(random_like(v) for v in x)
+    if isinstance(x, dict):
+        return {k: random_like(v) for k, v in x.items()}
+    if not is_float(x):
+        return None
+    if isinstance(x, float) and not isinstance(x, np.generic):
+        return float(rng.normal())
+    return np.asarray(rng.normal(size=np.shape(x)), dtype=x.dtype)
+
+
+def has_float(x):
+    if isinstance(x, (list, tuple)):
+        return any(has_float(v) for v in x)
+    if isinstance(x, dict):
+        return any(has_float(v) for v in x.values())
+    return is_float(x)
+
+
+def axpy(x, e, v):
+    """x + e v over trees; None in `v` leaves `x` alone."""
+    if v is None:
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(axpy(a, e, b) for a, b in zip(x, v))
+    if isinstance(x, dict):
+        return {k: axpy(x[k], e, v[k]) for k in x}
+    if isinstance(x, float) and not isinstance(x, np.generic):
+        return x + e * v
+    return np.asarray(x + e * v, dtype=np.result_type(x))
+
+
+def vdot(a, b):
+    """Inner product of two trees; None is zero."""
+    if a is None or b is None:
+        return 0.0
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        assert len(a) == len(b), f"tree lengths differ: {len(a)} vs {len(b)}"
+        return sum(vdot(u, w) for u, w in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return sum(vdot(a[k], b[k]) for k in b)
+    return float(np.sum(np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))
+
+
+def central_difference(plus, minus):
+    if isinstance(plus, (list, tuple)):
+        return [central_difference(p, m) for p, m in zip(plus, minus)]
+    if isinstance(plus, dict):
+        return {k: central_difference(plus[k], minus[k]) for k in plus}
+    if not is_float(plus):
+        return None
+    return (np.asarray(plus) - np.asarray(minus)) / (2 * STEP)
+
+
+def mismatches(value, reference, path="out"):
+    """Places where tree `value` differs from `reference` by more than the tolerance (None is zero)."""
+    if isinstance(reference, (list, tuple)) and not isinstance(value, np.ndarray):
+        if value is None:
+            value = [None] * len(reference)
+        if len(value) != len(reference):
+            return [f"{path}: {len(value)} entries, expected {len(reference)}"]
+        return [m for i, (v, w) in enumerate(zip(value, reference)) for m in mismatches(v, w, f"{path}[{i}]")]
+    if isinstance(reference, dict):
+        value = value if value is not None else {}
+        return [m for k in reference for m in mismatches(value.get(k), reference[k], f"{path}[{k!r}]")]
+    if reference is None:
+        return []
+    v = np.zeros_like(reference) if value is None else np.asarray(value, dtype=float)
+    if np.shape(v) != np.shape(reference):
+        return [f"{path}: shape {np.shape(v)}, expected {np.shape(reference)}"]
+    if not np.allclose(v, reference, rtol=RTOL, atol=ATOL):
+        return [f"{path}: max error {np.max(np.abs(v - reference)):.3g}\n got {v}\n expected {reference}"]
+    return []
+
+
+def shape_errors(value, like, path):
+    """Float leaves of `like` whose counterpart in `value` has another shape (None is fine)."""
+    if value is None:
+        return []
+    if isinstance(like, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(like):
+            size = len(value) if isinstance(value, (list, tuple)) else np.shape(value)
+            return [f"{path}: {type(value).__name__} of {size} for a {type(like).__name__} of {len(like)}"]
+        return [e for i, (v, w) in enumerate(zip(value, like)) for e in shape_errors(v, w, f"{path}[{i}]")]
+    if isinstance(like, dict):
+        if not isinstance(value, dict) or set(value) != set(like):
+            return [f"{path}: {value!r} for a dict with keys {sorted(like)}"]
+        return [e for k in like for e in shape_errors(value[k], like[k], f"{path}[{k!r}]")]
+    if is_float(like) and np.shape(value) != np.shape(like):
+        return [f"{path}: shape {np.shape(value)}, expected {np.shape(like)}"]
+    return []
+
+
+# -- running a case ----------------------------------------------------------------------------
+def bound(prim, case):
+    return prim.signature.bind(*case.args, **case.kwargs)
+
+
+def call(prim, case, changes=None):
+    """Run the primitive with the slots in `changes` replaced."""
+    arguments = bound(prim, case)
+    for slot, value in (changes or {}).items():
+        arguments.arguments[slot] = value
+    return prim.impl(*arguments.args, **arguments.kwargs)
+
+
+def active_slots(prim, case):
+    given = bound(prim, case).arguments
+    slots = case.slots or [s for s in prim.vjp if s in given and has_float(given[s])]
+    return [(s, given[s]) for s in slots]
+
+
+def all_cases():
+    for name, cases in CASES.items():
+        for i, case in enumerate(cases):
+            marks = [pytest.mark.xfail(reason=case.xfail, strict=True)] if case.xfail else []
+            yield pytest.param(name, case, id=f"{name}-{case.id or i}", marks=marks)
+
+
+def differentiable():
+    return [p for p in all_primitives() if p.differentiable]
+
+
+@pytest.mark.parametrize("name, case", list(all_cases()))
+def test_vjp_matches_finite_differences(name, case):
+    prim = by_name(name)
+    out = call(prim, case)
+    out_bar = random_like(out)
+    slots = active_slots(prim, case)
+    assert slots, "case has no active slot"
+    for slot, value in slots:
+        v = random_like(value)
+        cotangent = prim.evaluate_vjp(slot, case.args, case.kwargs, out, out_bar, TEMPLATE_NAMESPACE)
+        assert not shape_errors(cotangent, value, f"{slot}_bar"), shape_errors(cotangent, value, f"{slot}_bar")
+        predicted = vdot(cotangent, v)
+        plus = vdot(out_bar, call(prim, case, {slot: axpy(value, STEP, v)}))
+        minus = vdot(out_bar, call(prim, case, {slot: axpy(value, -STEP, v)}))
+        numeric = (plus - minus) / (2 * STEP)
+        assert math.isclose(predicted, numeric, rel_tol=RTOL, abs_tol=ATOL), \
+            f"vjp of {slot}: <{slot}_bar, v> = {predicted}, finite differences give {numeric}"
+
+
+@pytest.mark.parametrize("name, case", list(all_cases()))
+def test_jvp_matches_finite_differences(name, case):
+    prim = by_name(name)
+    out = call(prim, case)
+    slots = active_slots(prim, case)
+    directions = {slot: random_like(value) for slot, value in slots}
+    checks = [{slot: v} for slot, v in directions.items()]
+    if len(directions) > 1:
+        checks.append(directions)                   # every slot at once: contributions add up
+    for slot, value in slots:                       # sequences with an inactive (None) entry
+        if isinstance(value, (list, tuple)) and len(value) > 1 and has_float(value[0]):
+            checks.append({slot: type(value)([None]) + type(value)(directions[slot][1:])})
+    for tangents in checks:
+        out_dot = prim.evaluate_jvp(case.args, case.kwargs, tangents, out, TEMPLATE_NAMESPACE)
+        values = bound(prim, case).arguments
+        plus = call(prim, case, {s: axpy(values[s], STEP, v) for s, v in tangents.items()})
+        minus = call(prim, case, {s: axpy(values[s], -STEP, v) for s, v in tangents.items()})
+        errors = shape_errors(out_dot, out, "out_dot") + mismatches(out_dot, central_difference(plus, minus),
+                                                                    "out_dot")
+        assert not errors, f"jvp along {sorted(tangents)}: " + "\n".join(errors)
+
+
+def test_every_differentiable_primitive_has_cases():
+    missing = [p.name for p in differentiable() if p.name not in CASES]
+    assert not missing, f"no finite-difference cases for {missing}"
+    unknown = [name for name in CASES if name not in {p.name for p in all_primitives()}]
+    assert not unknown, f"cases for unknown primitives {unknown}"
+
+
+def test_every_case_checks_every_differentiable_slot():
+    """Each differentiable slot of a primitive is exercised by at least one case."""
+    for name, cases in CASES.items():
+        prim = by_name(name)
+        seen = {slot for case in cases for slot, _ in active_slots(prim, case)}
+        assert seen == set(prim.vjp), f"{name}: slots {sorted(set(prim.vjp) - seen)} never checked"
+
+
+@pytest.mark.parametrize("prim", differentiable(), ids=lambda p: p.name)
+def test_vjp_and_jvp_cover_the_same_slots(prim):
+    assert set(prim.vjp) == set(prim.jvp), \
+        f"{prim.name}: vjp for {sorted(prim.vjp)}, jvp for {sorted(prim.jvp)}"
+
+
+def _free_names(tree):
+    loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    stores = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return loads - stores
+
+
+@pytest.mark.parametrize("prim", [p for p in all_primitives() if p.vjp or p.jvp], ids=lambda p: p.name)
+def test_templates_parse_and_name_only_known_things(prim):
+    slots = set(prim.signature.parameters)
+    known = slots | {"out", "np"} | set(TEMPLATE_NAMESPACE) | set(dir(builtins))
+    for kind, texts in [("vjp", prim.vjp_text), ("jvp", prim.jvp_text)]:
+        for slot, text in texts.items():
+            names = _free_names(ast.parse(text, mode="eval"))
+            allowed = known | ({"out_bar"} if kind == "vjp" else {s + "_dot" for s in slots})
+            assert names <= allowed, f"{prim.name} {kind}[{slot}] {text!r} names {sorted(names - allowed)}"
+            needed = "out_bar" if kind == "vjp" else slot + "_dot"
+            assert needed in names, f"{prim.name} {kind}[{slot}] {text!r} does not use {needed}"
+
+
+@pytest.mark.parametrize("name, impl", [("maximum", np.maximum), ("minimum", np.minimum),
+                                        ("builtin_max", max), ("builtin_min", min)])
+def test_ties_split_the_cotangent_in_half(name, impl):
+    prim = by_name(name)
+    x = y = 1.25
+    out = impl(x, y)
+    for slot in ["x", "y"]:
+        assert prim.evaluate_vjp(slot, (x, y), {}, out, 2.0, TEMPLATE_NAMESPACE) == 1.0
+    assert prim.evaluate_jvp((x, y), {}, {"x": 1.0, "y": 1.0}, out, TEMPLATE_NAMESPACE) == 1.0
+
+
+def test_registered_implementations_are_found():
+    from s2s.runtime.primitives import lookup, method
+    import scipy.special
+    for obj, name in [(np.einsum, "einsum"), (np.linalg.solve, "solve"), (np.concatenate, "concatenate"),
+                      (max, "builtin_max"), (min, "builtin_min"), (math.atan2, "arctan2"),
+                      (scipy.special.logsumexp, "logsumexp"), (operator.getitem, "getitem")]:
+        assert lookup(obj) is by_name(name)
+    assert method("clip")[0] is by_name("clip")
+    assert method("trace")[0] is by_name("trace")
+    assert inspect.signature(np.split).parameters.keys() == by_name("split").signature.parameters.keys()
