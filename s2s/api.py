@@ -39,7 +39,8 @@ class Generated:
                     text = emit.module_source(program.functions, self.title)
                     namespace = {k: v for k, v in program.binder.values.items()
                                  if not type(v) is object}
-                    label = entry.split("_")[0] if entry else "s2s"
+                    first = entry if isinstance(entry, str) else entry[0]
+                    label = first.split("_")[0]
                     self.module = modules.load(text, namespace, label)
                     self.source = text
                     self.entry = entry

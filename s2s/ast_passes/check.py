@@ -28,9 +28,18 @@ def supported(source):
     if fn.args.vararg is not None or fn.args.kwarg is not None:
         raise source.error("`*args`/`**kwargs` parameters are not supported", fn,
                            suggestion="Give the function explicit parameters.")
+    aliased = _aliases(fn) | params
     for node in gast.walk(fn):
         if node is fn:
             continue
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name) and \
+                node.target.id in aliased:
+            name_ = node.target.id
+            what = f"the argument `{name_}`" if name_ in params else f"`{name_}`, which shares memory with another name,"
+            op = nodes.to_source(gast.BinOp(left=nodes.name(name_), op=node.op, right=node.value))
+            raise source.error(f"`{source.line(node.lineno)}` changes {what} in place (NumPy `op=` on an "
+                               "array writes into it), which s2s cannot follow.", node, construct="",
+                               suggestion=f"Write a new value instead: {name_} = {op}")
         kind = type(node)
         if kind in _UNSUPPORTED:
             what, fix = _UNSUPPORTED[kind]
@@ -52,6 +61,19 @@ def supported(source):
                 _check_target(source, node, target, params)
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
             _check_mutating_call(source, node, params)
+
+
+def _aliases(fn):
+    """Names that may share memory with another name (plain copies, views by indexing)."""
+    out = set()
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Assign) and isinstance(node.value, (gast.Name, gast.Subscript, gast.Attribute)):
+            for target in node.targets:
+                out |= {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
+            root = _root_name(node.value)
+            if root:
+                out.add(root)
+    return out
 
 
 _MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "fill",

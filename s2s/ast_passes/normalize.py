@@ -361,47 +361,67 @@ class Normalizer:
         callee = getattr(iterable, "s2s", None)
         prim = callee.primitive if callee is not None and callee.kind == "primitive" else None
         body_prefix = []
-        if prim is not None and prim.name == "range":
-            iterable.args = [self.atom(a, out) for a in iterable.args]
+        if _is_range_expression(iterable):
+            self._atomize_range(iterable, out)
             if not isinstance(stmt.target, gast.Name):
                 raise self.source.error("unpacking a range is not possible", stmt)
             target = stmt.target.id
             loop_iter = iterable
         else:
-            if prim is not None and prim.name == "enumerate" and len(iterable.args) == 1 and \
-                    isinstance(stmt.target, gast.Tuple) and len(stmt.target.elts) == 2 and \
+            # for W, b in params  ->  for i in range(len(params)): W, b = params[i]
+            if isinstance(stmt.target, gast.Name) and not _is_enumerate(stmt.iter):
+                target = self.namer.fresh("i")
+            elif _is_enumerate(stmt.iter) and isinstance(stmt.target, gast.Tuple) and \
                     isinstance(stmt.target.elts[0], gast.Name):
-                sequence = self.atom(iterable.args[0], out)
                 target = stmt.target.elts[0].id
-                count = self._len(sequence)
-                item = nodes.subscript(sequence, nodes.name(target))
-                self.assign_to(stmt.target.elts[1], self.atom(item, body_prefix), body_prefix)
-            elif prim is not None and prim.name == "zip" and not iterable.keywords:
-                sequences = [self.atom(a, out) for a in iterable.args]
-                target = self.namer.fresh("i")
-                lengths = [self._len(s) for s in sequences]
-                count = lengths[0] if len(lengths) == 1 else nodes.call(nodes.name("min"), lengths)
-                if len(lengths) > 1:
-                    count.s2s = Callee("opaque", "min")
-                    count = self.atom(count, out, hint="n_steps")
-                items = [self.atom(nodes.subscript(s, nodes.name(target)), body_prefix) for s in sequences]
-                self.assign_to(stmt.target, nodes.tuple_(items), body_prefix) if not isinstance(stmt.target, gast.Name) \
-                    else body_prefix.append(self._stamp(nodes.assign(stmt.target.id, nodes.tuple_(items))))
             else:
-                sequence = self.atom(iterable, out, hint="items")
                 target = self.namer.fresh("i")
-                count = self._len(sequence)
-                item = nodes.subscript(sequence, nodes.name(target))
-                if isinstance(stmt.target, gast.Name):
-                    body_prefix.append(self._stamp(nodes.assign(stmt.target.id, item)))
-                else:
-                    self.assign_to(stmt.target, self.atom(item, body_prefix, hint="item"), body_prefix)
+            counts = []
+            self._iterate(stmt.iter, stmt.target, nodes.name(target), out, body_prefix, counts)
+            count = counts[0]
+            if len(counts) > 1:
+                count = nodes.call(nodes.name("min"), counts)
+                count.s2s = Callee("opaque", "min")
+                count = self.atom(count, out, hint="n_steps")
             loop_iter = nodes.call(nodes.name("range"), [count])
             loop_iter.s2s = Callee("primitive", "range", primitive=primitives.by_name("range"))
         body = body_prefix + self.block(stmt.body)
         loop = self._stamp(nodes.for_(target, loop_iter, lift_jumps(body)))
         loop.lineno = stmt.lineno
         out.append(loop)
+
+    def _atomize_range(self, node, out):
+        if isinstance(node, gast.Subscript):
+            self._atomize_range(node.value, out)
+            node.slice = self.index(node.slice, out)
+        elif _primitive_name(node) == "reversed":
+            self._atomize_range(node.args[0], out)
+        else:
+            node.args = [self.atom(a, out) for a in node.args]
+
+    def _iterate(self, iterable, target, index, out, body, counts):
+        """Bind `target` to item `index` of `iterable` (enumerate and zip unpacked)."""
+        callee = getattr(iterable, "s2s", None)
+        name_ = callee.primitive.name if callee is not None and callee.kind == "primitive" else None
+        if name_ == "enumerate" and len(iterable.args) == 1 and not iterable.keywords and \
+                isinstance(target, gast.Tuple) and len(target.elts) == 2:
+            first = target.elts[0]
+            if isinstance(first, gast.Name) and first.id != index.id:
+                body.append(self._stamp(nodes.assign(first.id, nodes.name(index.id))))
+            self._iterate(iterable.args[0], target.elts[1], index, out, body, counts)
+            return
+        if name_ == "zip" and not iterable.keywords and isinstance(target, gast.Tuple) and \
+                len(target.elts) == len(iterable.args):
+            for arg, elt in zip(iterable.args, target.elts):
+                self._iterate(arg, elt, index, out, body, counts)
+            return
+        sequence = self.atom(iterable, out, hint="items")
+        counts.append(self._len(sequence))
+        item = nodes.subscript(sequence, nodes.name(index.id))
+        if isinstance(target, gast.Name):
+            body.append(self._stamp(nodes.assign(target.id, item)))
+        else:
+            self.assign_to(target, self.atom(item, body, hint="item"), body)
 
     def _len(self, sequence):
         node = nodes.call(nodes.name("len"), [sequence])
@@ -422,6 +442,28 @@ class Normalizer:
         loop = self._stamp(nodes.while_(test, body))
         loop.lineno = stmt.lineno
         out.append(loop)
+
+
+def _primitive_name(node):
+    callee = getattr(node, "s2s", None)
+    if isinstance(node, gast.Call) and callee is not None and callee.kind == "primitive":
+        return callee.primitive.name
+    return None
+
+
+def _is_range_expression(node):
+    """`range(...)`, and `reversed(...)` or slices of a range expression."""
+    if isinstance(node, gast.Subscript):
+        return isinstance(node.slice, gast.Slice) and _is_range_expression(node.value)
+    name_ = _primitive_name(node)
+    if name_ == "reversed" and len(node.args) == 1:
+        return _is_range_expression(node.args[0])
+    return name_ == "range"
+
+
+def _is_enumerate(node):
+    callee = getattr(node, "s2s", None)
+    return callee is not None and callee.kind == "primitive" and callee.primitive.name == "enumerate"
 
 
 def _as_value(index):
@@ -510,8 +552,9 @@ def _returns_in_loops(stmts, namer, state):
                 state["value"] = namer.fresh("result")
             stmt.body = _returns_to_breaks(_returns_in_loops(stmt.body, namer, state), state)
             out.append(stmt)
-            check = nodes.if_(nodes.name(state["flag"]), [nodes.return_(nodes.name(state["value"]))])
-            check.lineno = stmt.lineno
+            back = nodes.return_(nodes.name(state["value"]))
+            check = nodes.if_(nodes.name(state["flag"]), [back])
+            check.lineno = back.lineno = stmt.lineno
             out.append(check)
         elif isinstance(stmt, gast.If):
             stmt.body = _returns_in_loops(stmt.body, namer, state)

@@ -25,9 +25,14 @@ class Operation:
     primitive: object = None
     slots: dict = field(default_factory=dict)
     callee: object = None
-    args: list = field(default_factory=list)     # user calls: every positional argument
+    args: list = field(default_factory=list)     # user calls: the positional arguments
     keywords: dict = field(default_factory=dict)
     label: str = ""
+
+    def by_parameter(self):
+        """User calls: the argument node of each callee parameter (None: its default)."""
+        params = [a.id for a in self.callee.function.tree.args.args]
+        return [self.args[i] if i < len(self.args) else self.keywords.get(p) for i, p in enumerate(params)]
 
     @property
     def differentiable_slots(self):
@@ -90,8 +95,18 @@ def _call(value):
         slots = dict(bound.arguments)
         return Operation("primitive", value, prim, slots, callee=callee, label=label)
     if callee.kind == "user":
-        full = list(callee.prefix_args) + args + list(callee.suffix_args)
         keywords = {**callee.keywords, **keywords}
+        full = list(callee.prefix_args) + args
+        params = [a.id for a in callee.function.tree.args.args]
+        n_suffix = len(callee.suffix_args)
+        user_params = params[:len(params) - n_suffix] if n_suffix else params
+        # keyword arguments move to their positions while every earlier position is filled
+        while len(full) < len(user_params) and user_params[len(full)] in keywords:
+            full.append(keywords.pop(user_params[len(full)]))
+        if not keywords:
+            full += list(callee.suffix_args)
+        else:
+            keywords.update(zip(params[len(params) - n_suffix:], callee.suffix_args))
         return Operation("user", value, callee=callee, args=full, keywords=keywords, label=label)
     if callee.kind == "pop":
         return Operation("pop", value, callee=callee, args=[value.func.value], label=label)

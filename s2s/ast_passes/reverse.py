@@ -70,7 +70,8 @@ class Reverse:
             if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Call):
                 op = operations.operation(stmt.value)
                 if op.kind == "user":
-                    mask = tuple(bool(operations.slot_names(a) & self.active) for a in op.args)
+                    bound = op.by_parameter()
+                    mask = tuple(a is not None and bool(operations.slot_names(a) & self.active) for a in bound)
                     if any(mask):
                         forward_name, backward_name = self.callees(op.callee.function, mask)
                         target = stmt.targets[0]
@@ -83,14 +84,14 @@ class Reverse:
                             tmp = self.namer.fresh(label)
                             new = nodes.assign(nodes.tuple_([nodes.store(tmp), nodes.store(saved)], gast.Store()), call)
                             new.lineno = stmt.lineno
-                            new.s2s_call = (op, mask, backward_name, saved, nodes.name(tmp))
+                            new.s2s_call = (bound, mask, backward_name, saved, nodes.name(tmp), op)
                             unpack = nodes.assign(target, nodes.name(tmp))
                             unpack.lineno = stmt.lineno
                             out.extend([new, unpack])
                             continue
                         new = nodes.assign(nodes.tuple_([nodes.store(target.id), nodes.store(saved)], gast.Store()), call)
                         new.lineno = stmt.lineno
-                        new.s2s_call = (op, mask, backward_name, saved, nodes.name(target.id))
+                        new.s2s_call = (bound, mask, backward_name, saved, nodes.name(target.id), op)
                         out.append(new)
                         continue
             if isinstance(stmt, gast.If):
@@ -181,12 +182,12 @@ class Reverse:
         return block
 
     def backward_user_call(self, stmt, live):
-        op, mask, backward_name, saved, result = stmt.s2s_call
+        bound, mask, backward_name, saved, result, op = stmt.s2s_call
         block = []
         if result.id in live:
             call = nodes.call(nodes.name(backward_name), [nodes.name(saved), nodes.name(self.bar(result.id))])
             live.discard(result.id)
-            active_args = [a for a, m in zip(op.args, mask) if m]
+            active_args = [a for a, m in zip(bound, mask) if m]
             names = [a.id if isinstance(a, gast.Name) else None for a in active_args]
             temps = []
             for a in names:
@@ -253,6 +254,7 @@ class Reverse:
             self.backward(stmt.body, trial_live)
             self.namer.taken, self.bars = snapshot[0], snapshot[1]
             self.namer.taken |= {s.s2s_steps for s in gast.walk(stmt) if hasattr(s, "s2s_steps")}
+            self.namer.taken |= {s.s2s_counter_tape for s in gast.walk(stmt) if hasattr(s, "s2s_counter_tape")}
             del self.restores[snapshot[2]:]
             if trial_live <= entry:
                 break
@@ -267,15 +269,13 @@ class Reverse:
         if not body:
             return block
         if counter is not None and self.loop_depth > 0:
-            block.append(nodes.assign(counter, nodes.call(nodes.attr(nodes.name(f"{counter}_tape"), "pop"))))
-            stmt.s2s_counter_tape = True
+            if not hasattr(stmt, "s2s_counter_tape"):
+                stmt.s2s_counter_tape = self.namer.fresh(f"{counter}_tape")
+            block.append(nodes.assign(counter, nodes.call(nodes.attr(nodes.name(stmt.s2s_counter_tape), "pop"))))
         if is_while:
             loop = nodes.for_("_", nodes.call("range", [nodes.name(counter)]), body)
         else:
-            steps = nodes.copy(stmt.iter)
-            if has_break:
-                steps = nodes.subscript(steps, gast.Slice(lower=None, upper=nodes.name(counter), step=None))
-            loop = nodes.for_(nodes.copy(stmt.target), nodes.call("reversed", [steps]), body)
+            loop = nodes.for_(nodes.copy(stmt.target), _reversed_iteration(stmt.iter, counter if has_break else None), body)
         loop.lineno = stmt.lineno
         block.append(loop)
         return block
@@ -346,11 +346,10 @@ class Reverse:
 
     def instantiate(self, template, op, out_node, bar_node):
         """A copy of a rule template with its slots replaced by this call's values."""
-        mapping = {"out": out_node, "out_bar": bar_node}
-        for slot, bound in op.slots.items():
-            mapping[slot] = bound
+        mapping = dict(op.slots)    # NumPy's own `out=` argument is shadowed by the result
+        mapping.update(out=out_node, out_bar=bar_node)
         expr = nodes.copy(template)
-        return _substitute(expr, mapping)
+        return _fold(_substitute(expr, mapping))
 
     # -- cotangent bookkeeping -------------------------------------------------------------
     def accumulate(self, name, expr, live):
@@ -362,6 +361,8 @@ class Reverse:
                 total = nodes.call(nodes.name("add_tree"), [nodes.name(bar), expr])
             return [nodes.assign(bar, total)]
         live.add(name)
+        if self.kinds.get(name) == LIST:
+            expr = nodes.call(nodes.name("list"), [expr])
         return [nodes.assign(bar, expr)]
 
     def zeros(self, name):
@@ -374,6 +375,21 @@ class Reverse:
 
     def materialize(self, name):
         return nodes.assign(self.bar(name), self.zeros(name))
+
+
+def _reversed_iteration(iteration, executed=None):
+    """The indices a forward loop visited, last first (`executed`: how many it visited)."""
+    sequence = nodes.copy(iteration)
+    is_reversed = (isinstance(sequence, gast.Call) and isinstance(sequence.func, gast.Name)
+                   and getattr(sequence, "s2s", None) is not None
+                   and getattr(sequence.s2s, "primitive", None) is not None
+                   and sequence.s2s.primitive.name == "reversed")
+    if executed is None:
+        return sequence.args[0] if is_reversed else nodes.call("reversed", [sequence])
+    if is_reversed:
+        sequence = nodes.subscript(sequence.args[0], gast.Slice(lower=None, upper=None, step=nodes.const(-1)))
+    visited = nodes.subscript(sequence, gast.Slice(lower=None, upper=nodes.name(executed), step=None))
+    return nodes.call("reversed", [visited])
 
 
 def stmt_of(block):
@@ -397,6 +413,26 @@ def _substitute(expr, mapping):
             return node
 
     return Substitute().visit(expr)
+
+
+def _fold(expr):
+    """Fold what templates leave behind for literal arguments: `2 - 1`, `x ** 1`."""
+    class Fold(gast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            left, right = node.left, node.right
+            if _number(left) and _number(right) and isinstance(node.op, (gast.Add, gast.Sub, gast.Mult)):
+                ops = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b}
+                return nodes.const(ops[type(node.op)](left.value, right.value))
+            if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
+                return left
+            return node
+
+    return Fold().visit(expr)
+
+
+def _number(node):
+    return isinstance(node, gast.Constant) and type(node.value) in (int, float)
 
 
 def _constant(value):
@@ -491,14 +527,14 @@ def place_saves(parts, reverse, fn):
     needed = {n for n in reads if n in counts and (n in in_loop or counts[n] > 1)}
     before = {}       # id(stmt) -> statements to insert before it in the forward sweep
     replace = {}      # id(marker) -> statement
-    tapes = []
+    tapes = {}        # variable -> its tape
     for marker in reverse.restores:
         if marker.name not in needed:
             continue
         if marker.in_loop:
-            tape = f"{marker.name}_tape"
-            if tape not in tapes:
-                tapes.append(tape)
+            if marker.name not in tapes:
+                tapes[marker.name] = reverse.namer.fresh(f"{marker.name}_tape")
+            tape = tapes[marker.name]
             save = nodes.expr(nodes.call(nodes.attr(nodes.name(tape), "append"), [nodes.name(marker.name)]))
             restore = nodes.assign(marker.name, nodes.call(nodes.attr(nodes.name(tape), "pop")))
         else:
@@ -507,9 +543,8 @@ def place_saves(parts, reverse, fn):
             restore = nodes.assign(marker.name, nodes.name(keep))
         before.setdefault(id(marker.stmt), []).append(save)
         replace[id(marker)] = restore
-    preamble = [nodes.assign(t, nodes.list_([])) for t in tapes]
-    preamble += [nodes.assign(t[:-len("_tape")], nodes.const(None)) for t in tapes
-                 if t[:-len("_tape")] in first_in_loop]
+    preamble = [nodes.assign(tape, nodes.list_([])) for tape in tapes.values()]
+    preamble += [nodes.assign(name, nodes.const(None)) for name in tapes if name in first_in_loop]
     parts.preamble = preamble + parts.preamble
     parts.forward = _insert_before(parts.forward, before)
     parts.backward = _replace_markers(parts.backward, replace)
@@ -572,7 +607,7 @@ def _add_counters(stmts, depth=0):
                 out.append(start)
                 out.append(stmt)
                 if getattr(stmt, "s2s_counter_tape", False):
-                    out.append(nodes.expr(nodes.call(nodes.attr(nodes.name(f"{counter}_tape"), "append"),
+                    out.append(nodes.expr(nodes.call(nodes.attr(nodes.name(stmt.s2s_counter_tape), "append"),
                                                      [nodes.name(counter)])))
                 continue
         out.append(stmt)
@@ -603,7 +638,7 @@ def backward_from(parts, seeds):
             live.add(name)
     backward = seed_stmts + rev.backward(parts.forward, live)
     parts.backward = backward
-    counter_tapes = sorted({f"{s.s2s_steps}_tape" for s in _walk_stmts(parts.forward)
+    counter_tapes = sorted({s.s2s_counter_tape for s in _walk_stmts(parts.forward)
                             if getattr(s, "s2s_counter_tape", False)})
     parts.forward = _add_counters(parts.forward)
     parts.preamble = [nodes.assign(t, nodes.list_([])) for t in counter_tapes]

@@ -65,7 +65,7 @@ def extremum_weights(out, a, axis, keepdims):
         out = np.expand_dims(out, axis)
     hit = a == out
     ties = np.sum(hit, axis=axis, keepdims=True)
-    return hit / ties
+    return np.asarray(hit / ties, dtype=np.result_type(a))
 
 
 def extremum_grad(g, out, a, axis, keepdims):
@@ -106,12 +106,16 @@ def dot_grad_left(g, a, b):
     """Cotangent of `a` in `np.dot(a, b)` (a scalar operand multiplies)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * b, a)
+    if np.ndim(b) > 2:      # np.dot sums the last axis of a with the second-last of b
+        return tensordot_grad_left(g, a, b, ([-1], [-2]))
     return matmul_grad_left(g, a, b)
 
 
 def dot_grad_right(g, a, b):
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * a, b)
+    if np.ndim(b) > 2:
+        return tensordot_grad_right(g, a, b, ([-1], [-2]))
     return matmul_grad_right(g, a, b)
 
 
@@ -533,3 +537,11 @@ def logsumexp_grad(g, out, a, axis, keepdims, b):
 def logsumexp_grad_b(g, out, a, axis, keepdims, b):
     """Cotangent of `b` in `scipy.special.logsumexp(a, axis, b)`: g exp(a - out)."""
     return unbroadcast(sum_grad(g, a, axis, keepdims) * logsumexp_weights(out, a, axis, keepdims, None), b)
+
+
+def array_grad(g, a):
+    """Cotangent of `a` in `np.array(a)`: a list or tuple of floats gets one back."""
+    if isinstance(a, (list, tuple)):
+        items = [array_grad(g[k], a[k]) for k in range(len(a))]
+        return tuple(items) if isinstance(a, tuple) else items
+    return match_dtype(g, a)

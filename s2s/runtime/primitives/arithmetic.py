@@ -31,7 +31,7 @@ power = primitive(
     # d(x**y) = y x**(y-1) dx + log(x) x**y dy
     vjp={"x": "unbroadcast(out_bar * y * x ** (y - 1), x)",
          "y": "unbroadcast(out_bar * out * np.log(x), y)"},
-    jvp={"x": "x_dot * y * x ** (y - 1)", "y": "y_dot * out * np.log(x)"})
+    jvp={"x": "x_dot * y * x ** (y - 1)", "y": "match_dtype(y_dot * out * np.log(x), out)"})
 
 mod = primitive(
     "mod", [operator.mod, np.mod, np.remainder], "x, y",

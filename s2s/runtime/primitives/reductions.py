@@ -21,7 +21,7 @@ mean = primitive(
 prod = primitive(
     "prod", np.prod, _REDUCTION, methods=[("prod", _METHOD)],
     vjp={"a": "prod_grad(out_bar, out, a, axis, keepdims)"},
-    jvp={"a": "np.sum(prod_grad(a_dot, out, a, axis, keepdims), axis=axis, keepdims=keepdims)"})
+    jvp={"a": "np.sum(a_dot * prod_grad(np.ones_like(out), out, a, axis, keepdims), axis=axis, keepdims=keepdims)"})
 
 # max/min: the cotangent goes to the positions attaining the extremum, split between ties.
 _EXTREMUM = "a, axis=None, out=None, keepdims=False"
@@ -37,8 +37,9 @@ amin = primitive(
 # Python's builtin sum over a sequence of values: every term gets the whole cotangent.
 builtin_sum = primitive(
     "builtin_sum", builtins.sum, "iterable, start=0",
-    vjp={"iterable": "sequence_of(out_bar, iterable)"},
-    jvp={"iterable": "builtins_sum(iterable_dot)"}, result="any")
+    vjp={"iterable": "sequence_of(out_bar, iterable)", "start": "unbroadcast(out_bar, start)"},
+    jvp={"iterable": "sum(fill_zeros(iterable_dot, iterable))", "start": "broadcast_like(start_dot, out)"},
+    result="any")
 
 for _name, _impl in [("argmax", np.argmax), ("argmin", np.argmin), ("argsort", np.argsort),
                      ("any", np.any), ("all", np.all), ("count_nonzero", np.count_nonzero)]:

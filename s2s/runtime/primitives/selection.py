@@ -30,7 +30,8 @@ where = primitive(
     jvp={"x": "broadcast_like(np.where(condition, x_dot, 0.0), out)",
          "y": "broadcast_like(np.where(condition, 0.0, y_dot), out)"})
 
-# clip(a, lo, hi) is a where it lies inside, lo where it was raised, hi where it was lowered.
+# clip(a, lo, hi) is a where it lies inside, lo where it was raised, hi where it was lowered
+# (assuming lo <= hi; NumPy gives hi everywhere otherwise). At a bound, a keeps the derivative.
 # The bounds may be given as a_min/a_max or, as in NumPy >= 2.1 and ndarray.clip, min/max.
 _LOWER = "unbroadcast(out_bar * (out > a), {})"
 _UPPER = "unbroadcast(out_bar * (out < a), {})"

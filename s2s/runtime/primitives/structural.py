@@ -66,7 +66,7 @@ sequence_of_prim = primitive(
 # -- casts and copies: the identity for derivatives -----------------------------------------
 asarray = primitive(
     "asarray", [np.asarray, np.array, np.ascontiguousarray, np.copy], "a, dtype=None",
-    vjp={"a": "match_dtype(out_bar, a)"}, jvp={"a": "match_dtype(a_dot, out)"},
+    vjp={"a": "array_grad(out_bar, a)"}, jvp={"a": "match_dtype(np.asarray(fill_zeros(a_dot, a)), out)"},
     methods=[("copy", "a")])
 astype = primitive(
     "astype", [np.ndarray.astype], "a, dtype",
@@ -74,7 +74,7 @@ astype = primitive(
     methods=[("astype", "a, dtype")])
 to_float = primitive(
     "float", [float], "x=0.0",
-    vjp={"x": "out_bar"}, jvp={"x": "float(x_dot)"})
+    vjp={"x": "match_dtype(out_bar, x)"}, jvp={"x": "float(x_dot)"})
 real = primitive("real", [np.real], "val", vjp={"val": "out_bar"}, jvp={"val": "val_dot"},
                  attributes=["real"])
 
