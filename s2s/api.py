@@ -13,6 +13,7 @@ from .ast_passes import parse
 from .ast_passes.pipeline import Program
 from .codegen import emit, module as modules
 from .runtime import primitives
+from .runtime.primitives.adjoints import zeros_like_tree
 
 _CONF = BeartypeConf(violation_param_type=TypeError, violation_return_type=TypeError)
 checked = beartype(conf=_CONF)
@@ -198,7 +199,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 
     def vjp_fun(cotangent):
         if has_aux:
-            cotangent = (cotangent, None)
+            cotangent = (cotangent, zeros_like_tree(aux))
         bars = backward(saved, cotangent)
         bars = bars if len(bound) + len(primals) > 1 else (bars,)
         return _owned(tuple(bars[len(bound):]))

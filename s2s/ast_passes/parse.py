@@ -107,8 +107,8 @@ def _find(tree, code):
 
 def _find_lambda(tree, code):
     """The lambda whose span holds all of the code object's source positions."""
-    spots = [(line, col) for line, _, col, _ in code.co_positions()
-             if line is not None and col is not None]
+    spots = [(line, col) for line, _, col, end_col in code.co_positions()
+             if line is not None and col is not None and end_col is not None and end_col > col]
     best = None
     for node in gast.walk(tree):
         if not isinstance(node, gast.Lambda) or node.lineno > code.co_firstlineno:

@@ -164,6 +164,10 @@ class Reverse:
             block += self.adjoint(value, out_node, bar_node, live, stmt)
         else:
             live.discard(name)
+            op = operations.operation(value)
+            if op.kind == "pop" and op.args[0].id in self.active:
+                # keep the cotangent list aligned with the tape: a zero for this entry
+                block += self.adjoint(value, nodes.name(name), self.zeros(name), live, stmt)
         block.append(self.restore(name, stmt))
         return block
 
