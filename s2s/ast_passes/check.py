@@ -24,6 +24,8 @@ _UNSUPPORTED = {
 def supported(source):
     """Raise TransformError at the first construct of `source.tree` s2s cannot transform."""
     fn = source.tree
+    if isinstance(fn, gast.AsyncFunctionDef):
+        raise source.error("s2s cannot transform an `async` function", fn)
     params = {a.id for a in fn.args.args}
     if fn.args.vararg is not None or fn.args.kwarg is not None:
         raise source.error("`*args`/`**kwargs` parameters are not supported", fn,

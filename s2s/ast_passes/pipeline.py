@@ -52,8 +52,10 @@ class Program:
         namer = fn.s2s_namer
         params = [a.id for a in fn.args.args]
         for i in argnums:
-            if i >= len(params):
-                raise source.error(f"argnums {i} is out of range for {len(params)} parameter(s)", fn)
+            if not -len(params) <= i < len(params):
+                raise TypeError(f"argnums {i} is out of range: {source.qualname or source.name} takes "
+                                f"{len(params)} parameter(s)")
+        argnums = type(argnums)(i % len(params) for i in argnums)
         active = [params[i] for i in argnums]
         parts = reverse.differentiate(source, fn, active, namer, self.reverse_pair)
         value, aux = parts.out, None

@@ -53,6 +53,24 @@ class Reverse:
         self.restores = []
         self.loop_depth = 0
         self.filename = os.path.basename(source.filename)
+        self.check_opaque(fn)
+
+    def check_opaque(self, fn):
+        """An operation without rules that reads a differentiated value is an error, not a zero."""
+        for stmt in gast.walk(fn):
+            value = stmt.value if isinstance(stmt, (gast.Assign, gast.Expr)) else None
+            if value is None or isinstance(value, (gast.Compare, gast.BoolOp, gast.Constant)):
+                continue
+            if not nodes.names_read(value) & self.active:
+                continue
+            if isinstance(value, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+                raise self.error("a comprehension over differentiated values is not supported", stmt,
+                                 suggestion="Write it as a for loop that appends to a list.")
+            op = operations.operation(value)
+            callee = getattr(value, "s2s", None)
+            if op.kind == "opaque" and isinstance(value, gast.Call) and \
+                    getattr(callee, "kind", None) not in ("append", "pop"):
+                self.check_no_active(op, stmt)
 
     # -- names ----------------------------------------------------------------------------
     def bar(self, name):

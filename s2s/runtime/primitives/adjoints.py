@@ -16,7 +16,8 @@ def unbroadcast(g, x):
         extra = np.ndim(g) - len(x_shape)
         if extra > 0:
             g = np.sum(g, axis=tuple(range(extra)))
-        stretched = tuple(i for i, n in enumerate(x_shape) if n == 1 and np.shape(g)[i] != 1)
+        g_shape = np.shape(g)
+        stretched = tuple(i for i, n in enumerate(x_shape) if n == 1 and g_shape[i] != 1)
         if stretched:
             g = np.sum(g, axis=stretched, keepdims=True)
     return match_dtype(g, x)
