@@ -65,7 +65,7 @@ class Program:
         if isinstance(value, gast.Name):
             seeds[value.id] = nodes.call(nodes.name("scalar_seed"), [nodes.name(value.id)])
         reverse.backward_from(parts, seeds)
-        grads = [nodes.name(parts.bars[p]) if parts.bars.get(p) else _zeros(p) for p in active]
+        grads = [self._returned_bar(parts, p) for p in active]
         result = grads[0] if len(argnums) == 1 and not getattr(argnums, "as_tuple", False) else nodes.tuple_(grads)
         if has_aux:
             result = nodes.tuple_([nodes.tuple_([value, aux]), result]) if with_value else nodes.tuple_([result, aux])
@@ -105,9 +105,9 @@ class Program:
         elif isinstance(parts.out, gast.Tuple):
             for k, elt in enumerate(parts.out.elts):
                 if isinstance(elt, gast.Name) and elt.id not in seeds:
-                    seeds[elt.id] = nodes.subscript(nodes.name(out_bar), nodes.const(k))
+                    seeds[elt.id] = reverse.dense_of(nodes.subscript(nodes.name(out_bar), nodes.const(k)), elt.id)
         reverse.backward_from(parts, seeds)
-        bars = [nodes.name(parts.bars[p]) if parts.bars.get(p) else _zeros(p) for p in active]
+        bars = [self._returned_bar(parts, p) for p in active]
         backward_body = parts.backward + [nodes.return_(bars[0] if len(bars) == 1 else nodes.tuple_(bars))]
         backward_body = tidy.remove_dead_code(backward_body)
         defined = set(params) | {n for s in parts.preamble + parts.forward for n in _stored(s)}
@@ -126,6 +126,16 @@ class Program:
         backward_fn = nodes.function(backward_name, ["saved", out_bar], backward_body)
         self.functions.append((backward_fn, f"backward sweep of {where}: cotangents of {', '.join(active)}"))
         return self._pairs[key]
+
+    @staticmethod
+    def _returned_bar(parts, param):
+        """The cotangent of a parameter as returned: zeros if none, containers made dense."""
+        bar = parts.bars.get(param)
+        if not bar:
+            return _zeros(param)
+        if parts.reverse.kinds.get(param) == reverse.ARRAY:
+            return nodes.name(bar)
+        return reverse.dense_of(nodes.name(bar), param)
 
     def _emit(self, name, fn, body, doc):
         new = nodes.function(name, [a.id for a in fn.args.args], body, defaults=fn.args.defaults)

@@ -340,7 +340,8 @@ class Reverse:
             pairs = [(nodes.const(k), v) for k, v in enumerate(value.elts)]
         for key, elt in pairs:
             if isinstance(elt, gast.Name) and elt.id in self.active:
-                block += self.accumulate(elt.id, nodes.subscript(nodes.copy(bar_node), nodes.copy(key)), live)
+                entry = nodes.subscript(nodes.copy(bar_node), nodes.copy(key))
+                block += self.accumulate(elt.id, dense_of(entry, elt.id), live)
         return block
 
     def adjoint_primitive(self, op, out_node, bar_node, live, stmt):
@@ -393,7 +394,7 @@ class Reverse:
             return nodes.list_([])
         if kind == ARRAY:
             return nodes.call("np.zeros_like", [nodes.name(name)])
-        return nodes.call(nodes.name("zeros_like_tree"), [nodes.name(name)])
+        return nodes.call(nodes.name("zero_cotangent"), [nodes.name(name)])
 
     def materialize(self, name):
         return nodes.assign(self.bar(name), self.zeros(name))
@@ -412,6 +413,11 @@ def _reversed_iteration(iteration, executed=None):
         sequence = nodes.subscript(sequence.args[0], gast.Slice(lower=None, upper=None, step=nodes.const(-1)))
     visited = nodes.subscript(sequence, gast.Slice(lower=None, upper=nodes.name(executed), step=None))
     return nodes.call("reversed", [visited])
+
+
+def dense_of(expr, name):
+    """`dense(expr, name)`: an entry of a container cotangent, None made zeros."""
+    return nodes.call(nodes.name("dense"), [expr, nodes.name(name)])
 
 
 def stmt_of(block):

@@ -11,6 +11,8 @@ import numpy as np
 
 def unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing NumPy broadcasting; keep x's float dtype."""
+    if type(x) is float and type(g) in (float, np.float64):
+        return g
     x_shape = np.shape(x)
     if np.shape(g) != x_shape:
         extra = np.ndim(g) - len(x_shape)
@@ -25,6 +27,8 @@ def unbroadcast(g, x):
 
 def match_dtype(g, x):
     """Cast a cotangent to the floating dtype of its primal (float32 stays float32)."""
+    if type(x) is float:
+        return g
     if isinstance(x, np.ndarray) or isinstance(x, np.generic):
         if x.dtype != np.result_type(g) and np.issubdtype(x.dtype, np.floating):
             return np.asarray(g).astype(x.dtype)
@@ -168,16 +172,16 @@ def has_array_index(index):
 
 
 def container_grad_at(g, container, key):
-    """A container of zero cotangents shaped like `container` with `g` at `key`."""
+    """A container of cotangents shaped like `container`: `g` at `key`, None (zero) elsewhere."""
     if isinstance(key, slice):
-        zeros = [zeros_like_tree(v) for v in container]
+        zeros = [None] * len(container)
         zeros[key] = g
-        return type(container)(zeros) if isinstance(container, tuple) else zeros
+        return tuple(zeros) if isinstance(container, tuple) else zeros
     if isinstance(container, dict):
-        return {k: (g if k == key else zeros_like_tree(v)) for k, v in container.items()}
+        return {k: (g if k == key else None) for k in container}
     n = len(container)
     position = key % n
-    items = [g if i == position else zeros_like_tree(v) for i, v in enumerate(container)]
+    items = [g if i == position else None for i in range(n)]
     return tuple(items) if isinstance(container, tuple) else items
 
 
@@ -211,7 +215,7 @@ def add_tree(a, b):
 
 def scalar_seed(out):
     """The cotangent 1 for a scalar output; `grad` of anything else is a TypeError."""
-    if isinstance(out, float):
+    if type(out) is float or type(out) is np.float64:
         return 1.0
     if isinstance(out, (np.ndarray, np.generic)) and out.shape == () and np.issubdtype(out.dtype, np.floating):
         return np.ones((), dtype=out.dtype)[()]
@@ -546,3 +550,25 @@ def array_grad(g, a):
         items = [array_grad(g[k], a[k]) for k in range(len(a))]
         return tuple(items) if isinstance(a, tuple) else items
     return match_dtype(g, a)
+
+
+def zero_cotangent(x):
+    """A zero cotangent for `x`; a container gets None (an unmaterialized zero) per entry."""
+    if isinstance(x, (list, tuple)):
+        items = [None] * len(x)
+        return tuple(items) if isinstance(x, tuple) else items
+    if isinstance(x, dict):
+        return {k: None for k in x}
+    return zeros_like_tree(x)
+
+
+def dense(g, x):
+    """The cotangent `g` of `x` with every None (a zero) replaced by zeros shaped like `x`."""
+    if g is None:
+        return zeros_like_tree(x)
+    if isinstance(g, (list, tuple)) and isinstance(x, (list, tuple)):
+        items = [dense(a, b) for a, b in zip(g, x)]
+        return tuple(items) if isinstance(g, tuple) else items
+    if isinstance(g, dict):
+        return {k: dense(g[k], x[k]) for k in g}
+    return g

@@ -43,6 +43,11 @@ add_tree = primitive(
 
 zeros_like_tree = primitive("zeros_like_tree", adjoints.zeros_like_tree, "x",
                             differentiable=False, helper=True, result="any")
+zero_cotangent = primitive("zero_cotangent", adjoints.zero_cotangent, "x",
+                           differentiable=False, helper=True, result="any")
+dense = primitive(
+    "dense", adjoints.dense, "g, x",
+    vjp={"g": "out_bar"}, jvp={"g": "dense(g_dot, x)"}, helper=True, result="any")
 scalar_seed = primitive("scalar_seed", adjoints.scalar_seed, "out", differentiable=False,
                         helper=True)
 match_dtype = primitive(
@@ -83,7 +88,7 @@ for _name, _impls in [
         ("shape", [np.shape]), ("ndim", [np.ndim]), ("size", [np.size]), ("len", [len]),
         ("range", [range]), ("int", [int]), ("bool", [bool]), ("isinstance", [isinstance]),
         ("result_type", [np.result_type]), ("issubdtype", [np.issubdtype]),
-        ("print", [print]),
+        ("print", [print]), ("type", [type]), ("callable", [callable]), ("hasattr", [hasattr]),
         ("zip", [zip]), ("enumerate", [enumerate]), ("reversed", [reversed]),
         ("tuple", [tuple]), ("list", [list]), ("dict", [dict]), ("sorted", [sorted]),
         ("math_isclose", [math.isclose]), ("allclose", [np.allclose]),
