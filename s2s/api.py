@@ -132,7 +132,7 @@ def _gradient(fun, argnums, has_aux, with_value):
     generated = Generated(f"{kind} of {name}", build)
 
     def call(*args, **kwargs):
-        fn = generated.function
+        fn = state.get("function") or state.setdefault("function", generated.function)
         for p in positions:
             if p >= len(args):
                 raise TypeError(f"{kind} of {name}: argnums={argnums} but only {len(args)} positional "

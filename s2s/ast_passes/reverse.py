@@ -47,7 +47,11 @@ class Reverse:
         self.namer = namer
         self.callees = callees
         self.params = [a.id for a in fn.args.args]
-        self.active = activity.mark(fn, [p for p in self.params if p in active_params])
+        self.active_params = [p for p in self.params if p in active_params]
+        self.active = activity.mark(fn, self.active_params)
+        self.guards = {}       # variable -> test that skips its cotangent in the first iteration
+        self.armed = set()
+        _mark_assigned_before(fn.body, set())
         self.kinds = _infer_kinds(fn)
         self.bars = {}
         self.restores = []
@@ -164,6 +168,8 @@ class Reverse:
     def backward_assign(self, stmt, name, live):
         if getattr(stmt, "s2s_counter", False):
             return []
+        if name in self.guards:
+            self.armed.add(name)    # from here on, cotangents of `name` are for its value at loop entry
         value = stmt.value
         block = []
         if name in live and name in self.active:
@@ -269,11 +275,14 @@ class Reverse:
             counter = self.namer.fresh("steps")
             stmt.s2s_steps = counter
         entry = set(live)
+        guards = {} if has_break or is_while else self.first_iteration_guards(stmt)
+        self.guards.update(guards)
         self.loop_depth += 1
         for _ in range(8):     # the cotangents live at the loop head: a small fixpoint
             snapshot = (set(self.namer.taken), dict(self.bars), len(self.restores))
             trial_live = set(entry)
             self.backward(stmt.body, trial_live)
+            self.armed -= set(guards)
             self.namer.taken, self.bars = snapshot[0], snapshot[1]
             self.namer.taken |= {s.s2s_steps for s in gast.walk(stmt) if hasattr(s, "s2s_steps")}
             self.namer.taken |= {s.s2s_counter_tape for s in gast.walk(stmt) if hasattr(s, "s2s_counter_tape")}
@@ -285,6 +294,9 @@ class Reverse:
         body = self.backward(stmt.body, body_live)
         body += [self.materialize(n) for n in sorted(entry - body_live)]
         self.loop_depth -= 1
+        for name_ in guards:
+            self.guards.pop(name_, None)
+            self.armed.discard(name_)
         block = [self.materialize(n) for n in sorted(entry - live)]
         live.clear()
         live.update(entry)
@@ -301,6 +313,29 @@ class Reverse:
         loop.lineno = stmt.lineno
         block.append(loop)
         return block
+
+    def first_iteration_guards(self, loop):
+        """Loop-carried variables that enter the loop without a derivative (an input that is
+        not differentiated, like the data of an MLP): the cotangent of their entry value is
+        never used, so the backward sweep skips it in the first iteration."""
+        iteration = loop.iter
+        if not (isinstance(iteration, gast.Call) and isinstance(iteration.func, gast.Name)
+                and iteration.func.id == "range" and 1 <= len(iteration.args) <= 3):
+            return {}
+        first = nodes.const(0) if len(iteration.args) == 1 else iteration.args[0]
+        counts = {}
+        for stmt in loop.body:
+            if isinstance(stmt, gast.Assign):
+                for n in nodes.names_stored(stmt.targets[0]):
+                    counts[n] = counts.get(n, 0) + 1
+        nested = {n for stmt in loop.body if not isinstance(stmt, gast.Assign) for n in nodes.names_stored(stmt)}
+        guards = {}
+        for name in counts:
+            if (counts[name] == 1 and name not in nested and name in self.params
+                    and name not in self.active_params and name not in loop.s2s_assigned_before):
+                guards[name] = gast.Compare(left=nodes.name(loop.target.id), ops=[gast.NotEq()],
+                                            comparators=[nodes.copy(first)])
+        return guards
 
     # -- adjoint of one operation --------------------------------------------------------------
     def adjoint(self, value, out_node, bar_node, live, stmt):
@@ -376,6 +411,12 @@ class Reverse:
 
     # -- cotangent bookkeeping -------------------------------------------------------------
     def accumulate(self, name, expr, live):
+        block = self._accumulate(name, expr, live)
+        if name in self.armed:
+            return [nodes.if_(nodes.copy(self.guards[name]), block)]
+        return block
+
+    def _accumulate(self, name, expr, live):
         bar = self.bar(name)
         if name in live:
             if self.kinds.get(name) == ARRAY:
@@ -424,6 +465,19 @@ def stmt_of(block):
     """The last real statement of a generated block (to tell compound blocks apart)."""
     real = [s for s in block if not isinstance(s, Restore)]
     return real[-1] if real else None
+
+
+def _mark_assigned_before(stmts, assigned):
+    """Record on each loop the names assigned anywhere before it (in program order)."""
+    for stmt in stmts:
+        if isinstance(stmt, (gast.For, gast.While)):
+            stmt.s2s_assigned_before = set(assigned)
+            _mark_assigned_before(stmt.body, assigned)
+        elif isinstance(stmt, gast.If):
+            _mark_assigned_before(stmt.body, assigned)
+            _mark_assigned_before(stmt.orelse, assigned)
+        assigned |= nodes.names_stored(stmt)
+    return assigned
 
 
 def _has_code(block):

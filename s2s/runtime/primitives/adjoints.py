@@ -9,10 +9,18 @@ helpers) are never transformed; their rules are written there instead.
 import numpy as np
 
 
+_FLOAT_SCALARS = (float, np.float64, np.float32)
+
+
 def unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing NumPy broadcasting; keep x's float dtype."""
-    if type(x) is float and type(g) in (float, np.float64):
-        return g
+    g_type, x_type = type(g), type(x)
+    if g_type is np.ndarray and x_type is np.ndarray:
+        if g.shape == x.shape and g.dtype == x.dtype:
+            return g                      # the common case: nothing was broadcast
+    elif x_type in _FLOAT_SCALARS and g_type in _FLOAT_SCALARS and (
+            x_type is g_type or x_type is float or (x_type is np.float64 and g_type is float)):
+        return g                          # scalars of the same precision
     x_shape = np.shape(x)
     if np.shape(g) != x_shape:
         extra = np.ndim(g) - len(x_shape)
