@@ -49,23 +49,21 @@ def operation(value):
         return Operation("constant", value)
     if isinstance(value, gast.BinOp):
         prim = primitives.by_name(_BINOPS[type(value.op)])
-        return Operation("primitive", value, prim, {"x": value.left, "y": value.right},
-                         label=nodes.to_source(value))
+        return Operation("primitive", value, prim, {"x": value.left, "y": value.right})
     if isinstance(value, gast.UnaryOp):
         prim = primitives.by_name(_UNARY[type(value.op)])
-        return Operation("primitive", value, prim, {"x": value.operand}, label=nodes.to_source(value))
+        return Operation("primitive", value, prim, {"x": value.operand})
     if isinstance(value, (gast.Compare, gast.BoolOp)):
         return Operation("opaque", value, label="comparison")
     if isinstance(value, gast.Subscript):
         return Operation("primitive", value, primitives.by_name("getitem"),
-                         {"a": value.value, "index": value.slice}, label=nodes.to_source(value))
+                         {"a": value.value, "index": value.slice})
     if isinstance(value, gast.Attribute):
         callee = getattr(value, "s2s", None)
         if callee is not None and callee.kind == "primitive":
             slots = callee.primitive.bind([value.value], {})
-            return Operation("primitive", value, callee.primitive, slots, callee=callee,
-                             label=nodes.to_source(value))
-        return Operation("opaque", value, label=nodes.to_source(value))
+            return Operation("primitive", value, callee.primitive, slots, callee=callee)
+        return Operation("opaque", value)
     if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
         return Operation("container", value)
     if isinstance(value, gast.Call):
@@ -75,7 +73,7 @@ def operation(value):
 
 def _call(value):
     callee = getattr(value, "s2s", None)
-    label = callee.label if callee is not None else nodes.to_source(value.func)
+    label = callee.label if callee is not None else ""
     if callee is None:
         return Operation("opaque", value, label=label)
     args = list(value.args)

@@ -193,10 +193,14 @@ def classify_value(value, label, binder, function_sources):
 
 
 def _label(func):
-    try:
-        return nodes.to_source(func)
-    except Exception:   # pragma: no cover - labels are only for messages
-        return "<call>"
+    """`np.linalg.inv`, `x.sum`: how the user wrote the called name (for messages)."""
+    if isinstance(func, gast.Name):
+        return func.id
+    if isinstance(func, gast.Attribute):
+        return f"{_label(func.value)}.{func.attr}"
+    if isinstance(func, gast.Call):
+        return f"{_label(func.func)}(...)"
+    return "<expression>"
 
 
 def _lift_nested(source):

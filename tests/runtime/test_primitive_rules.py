@@ -210,6 +210,7 @@ CASES.update({
     "add_tree": [C(r(3), r(3), _id="arrays"), C((r(3), r(2)), (r(3), r(2)), _id="tuples"),
                  C([r(2), {"k": r(2)}], [r(2), {"k": r(2)}], _id="nested"), C(None, r(3), _id="none")],
     "match_dtype": [C(r(3), r(3)), C(r(3), np.arange(3), _id="int-primal")],
+    "dense": [C(r(3), r(3), _id="array"), C((r(3), r(2)), (r(3), r(2)), _id="tuple")],
     "broadcast_like": [C(r(4), r(3, 4)), C(r(3, 1), r(3, 4)), C(r(3, 4), r(3, 4), _id="same")],
     "sequence_of": [C(r(3), [1, 2, 3]), C(0.5, (None, None), _id="float")],
     "asarray": [C(r(3, 4)), C(r(3), dtype=np.float64), C([0.5, 1.5], _id="list-of-floats")],

@@ -52,7 +52,9 @@ def broadcast_like(t, out):
 
 def sum_grad(g, a, axis, keepdims):
     """Spread the cotangent of a reduction back over the reduced axes of `a`."""
-    if axis is not None and not keepdims:
+    if axis is None:
+        return np.ones_like(a) * g
+    if not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(a))
 
@@ -95,6 +97,11 @@ def prod_grad(g, out, a, axis, keepdims):
 
 def matmul_grad_left(g, x, y):
     """Cotangent of `x` in `x @ y`."""
+    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
+    if x_ndim == 2 and y_ndim == 2:
+        return match_dtype(g @ y.T, x)
+    if x_ndim == 2 and y_ndim == 1:
+        return match_dtype(np.outer(g, y), x)
     if np.ndim(x) == 1 and np.ndim(y) == 1:
         return g * y
     if np.ndim(y) == 1:
@@ -106,6 +113,9 @@ def matmul_grad_left(g, x, y):
 
 def matmul_grad_right(g, x, y):
     """Cotangent of `y` in `x @ y`."""
+    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
+    if x_ndim == 2 and (y_ndim == 2 or y_ndim == 1):
+        return match_dtype(x.T @ g, y)
     if np.ndim(x) == 1 and np.ndim(y) == 1:
         return g * x
     if np.ndim(x) == 1:
