@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import gast
 
-from ..runtime import primitives
 from . import activity, nodes, operations
 from .normalize import index_as_value
 from .reverse import ARRAY, _infer_kinds
@@ -412,10 +411,6 @@ class Forward:
             out_dot = nodes.tuple_([self.tangent_of(e, state) for e in out.elts])
         else:
             out_dot = self.tangent_of(out, state)
-        ret = self.fn.body[-1]
-        lineno = getattr(ret, "lineno", None)
-        if lineno is not None and self.source.line(lineno):
-            body.append(nodes.comment(f"{self.filename}:{lineno}: {self.source.line(lineno)}"))
         return ForwardParts(params=list(self.params), body=body, out=out, out_dot=out_dot,
                             dots={p: self.dot(p) for p in self.active_params})
 
@@ -508,5 +503,3 @@ def has_forward_rule(prim):
     """True when every differentiable argument of `prim` has a jvp template."""
     return not prim.differentiable or set(prim.vjp) <= set(prim.jvp)
 
-
-__all__ = ["Forward", "ForwardParts", "differentiate", "has_forward_rule", "primitives"]

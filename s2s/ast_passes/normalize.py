@@ -23,6 +23,7 @@ _OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: 
              gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
              gast.NotEq: "ne", gast.Is: "is", gast.IsNot: "isnot", gast.In: "in",
              gast.NotIn: "notin", gast.BitAnd: "and", gast.BitOr: "or", gast.BitXor: "xor"}
+_NUMBER_WORDS = {0: "zero", 1: "one", 2: "two", 3: "three", 0.5: "half", -1: "neg1", -2: "neg2"}
 _OPAQUE_EXPRESSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp,
                        gast.JoinedStr, gast.Lambda)
 
@@ -56,9 +57,12 @@ def _word(node):
     if isinstance(node, gast.Name):
         return node.id
     if isinstance(node, gast.Constant):
-        if isinstance(node.value, float) and node.value.is_integer():
-            return str(int(node.value))
-        return str(node.value).replace("-", "neg").replace(".", "_")
+        value = node.value
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if value in _NUMBER_WORDS and not isinstance(value, bool):
+            return _NUMBER_WORDS[value]
+        return str(value).replace("-", "neg").replace(".", "_")
     if isinstance(node, gast.Attribute):
         return node.attr
     return ""
