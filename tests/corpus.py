@@ -236,6 +236,15 @@ def dict_params(p, x):
     return np.sum(p["w"] * x + p["b"]) ** 2
 
 
+def dict_loop(p, x):
+    total = 0.0
+    for name, value in p.items():
+        total = total + np.sum(value * x)
+    for value in p.values():
+        total = total + np.sum(value ** 2)
+    return total
+
+
 def tuple_out(x):
     return np.sum(x ** 2), x * 2
 

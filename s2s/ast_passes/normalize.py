@@ -419,6 +419,23 @@ class Normalizer:
             for arg, elt in zip(iterable.args, target.elts):
                 self._iterate(arg, elt, index, out, body, counts)
             return
+        if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Attribute) and \
+                iterable.func.attr in ("items", "keys", "values") and not iterable.args:
+            # for k, v in d.items()  ->  keys = list(d); for i ...: k = keys[i]; v = d[k]
+            mapping = self.atom(iterable.func.value, out)
+            listing = nodes.call(nodes.name("list"), [mapping])
+            listing.s2s = Callee("primitive", "list", primitive=primitives.by_name("list"))
+            keys = self.atom(listing, out, hint="keys")
+            counts.append(self._len(keys))
+            key = self.atom(nodes.subscript(keys, nodes.name(index.id)), body, hint="key")
+            value = nodes.subscript(mapping, key)
+            kind = iterable.func.attr
+            item = key if kind == "keys" else value if kind == "values" else nodes.tuple_([key, self.atom(value, body, hint="value")])
+            if isinstance(target, gast.Name):
+                body.append(self._stamp(nodes.assign(target.id, item)))
+            else:
+                self.assign_to(target, self.atom(item, body, hint="item"), body)
+            return
         sequence = self.atom(iterable, out, hint="items")
         counts.append(self._len(sequence))
         item = nodes.subscript(sequence, nodes.name(index.id))

@@ -105,6 +105,12 @@ def test_pytree_dict_argument():
     assert_tree_close(g, numerical_grad(c.dict_params, (p, x)))
 
 
+def test_loops_over_dict_items_and_values():
+    p = {"w": rng.normal(size=3), "b": rng.normal(size=3)}
+    x = rng.normal(size=3)
+    assert_tree_close(s2s.grad(c.dict_loop)(p, x), numerical_grad(c.dict_loop, (p, x)))
+
+
 def test_has_aux():
     x = rng.normal(size=3)
     g, aux = s2s.grad(c.tuple_out, has_aux=True)(x)
