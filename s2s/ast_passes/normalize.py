@@ -91,6 +91,8 @@ def describe(expr):
     if isinstance(expr, gast.Subscript):
         index = expr.slice
         part = _word(index) if isinstance(index, (gast.Name, gast.Constant)) else ""
+        if isinstance(index, gast.Constant) and type(index.value) is int:
+            part = str(index.value).replace("-", "neg")
         return f"{_word(expr.value)}_{part}" if part else f"{_word(expr.value)}_part"
     if isinstance(expr, gast.Attribute):
         return f"{_word(expr.value)}_{expr.attr}"

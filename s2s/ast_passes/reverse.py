@@ -28,6 +28,7 @@ class Restore:
     name: str
     stmt: object
     in_loop: bool
+    reload: bool = False    # at the top of a backward loop body: reload this iteration's value
 
 
 @dataclass
@@ -51,6 +52,8 @@ class Reverse:
         self.active = activity.mark(fn, self.active_params)
         self.guards = {}       # variable -> test that skips its cotangent in the first iteration
         self.armed = set()
+        self.reloaded = set()  # loop-local variables reloaded at the top of backward iterations
+        self.definitions = _definition_counts(fn)
         _mark_assigned_before(fn.body, set())
         self.kinds = _infer_kinds(fn)
         self.bars = {}
@@ -161,9 +164,32 @@ class Reverse:
         return []
 
     def restore(self, name, stmt):
+        if name in self.reloaded:
+            return Restore(name, stmt, True, reload=True)    # handled at the loop top: no-op here
         marker = Restore(name, stmt, self.loop_depth > 0)
         self.restores.append(marker)
         return marker
+
+    def loop_locals(self, loop):
+        """Variables defined once per iteration, at the top level of `loop`'s body, and used
+        nowhere else: the backward sweep reloads them at the top of each reverse iteration
+        (`h = h_tape.pop()`), so the forward sweep saves them after their definition."""
+        if any(isinstance(n, gast.Break) for n in gast.walk(loop)):
+            return []
+        seen_reads = set(nodes.names_read(loop.test if isinstance(loop, gast.While) else loop.iter))
+        seen_reads |= _reads_outside(self.fn, loop)
+        found = []
+        for stmt in loop.body:
+            if isinstance(stmt, gast.Assign) and not getattr(stmt, "s2s_counter", False):
+                stored = nodes.names_stored(stmt.targets[0])
+                seen_reads |= nodes.names_read(stmt.value)
+                for name in sorted(stored):
+                    if (name not in seen_reads and name not in self.params
+                            and self.definitions.get(name) == 1):
+                        found.append((name, stmt))
+            else:
+                seen_reads |= nodes.names_read(stmt)
+        return found
 
     def backward_assign(self, stmt, name, live):
         if getattr(stmt, "s2s_counter", False):
@@ -275,6 +301,8 @@ class Reverse:
             counter = self.namer.fresh("steps")
             stmt.s2s_steps = counter
         entry = set(live)
+        locals_ = self.loop_locals(stmt)
+        self.reloaded |= {name for name, _ in locals_}
         guards = {} if has_break or is_while else self.first_iteration_guards(stmt)
         self.guards.update(guards)
         self.loop_depth += 1
@@ -293,6 +321,13 @@ class Reverse:
         body_live = set(entry)
         body = self.backward(stmt.body, body_live)
         body += [self.materialize(n) for n in sorted(entry - body_live)]
+        reloads = []
+        for name, definition in locals_:
+            marker = Restore(name, definition, True, reload=True)
+            self.restores.append(marker)
+            reloads.append(marker)
+            self.reloaded.discard(name)
+        body = reloads + body
         self.loop_depth -= 1
         for name_ in guards:
             self.guards.pop(name_, None)
@@ -480,6 +515,29 @@ def _mark_assigned_before(stmts, assigned):
     return assigned
 
 
+def _reads_outside(fn, loop):
+    """Names read anywhere in `fn` except inside `loop`."""
+    reads = set()
+    stack = list(fn.body)
+    while stack:
+        node = stack.pop()
+        if node is loop:
+            continue
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            reads.add(node.id)
+        stack.extend(gast.iter_child_nodes(node))
+    return reads
+
+
+def _definition_counts(fn):
+    counts = {}
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Assign) and not getattr(node, "s2s_counter", False):
+            for name in nodes.names_stored(node.targets[0]):
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def _has_code(block):
     return any(not isinstance(s, Restore) and not nodes.is_comment(s) for s in block)
 
@@ -608,10 +666,19 @@ def place_saves(parts, reverse, fn):
     counts, in_loop, first_in_loop = _assignment_sites(fn)
     needed = {n for n in reads if n in counts and (n in in_loop or counts[n] > 1)}
     before = {}       # id(stmt) -> statements to insert before it in the forward sweep
+    after = {}        # id(stmt) -> statements to insert after it
     replace = {}      # id(marker) -> statement
     tapes = {}        # variable -> its tape
     for marker in reverse.restores:
         if marker.name not in needed:
+            continue
+        if marker.reload:
+            if marker.name not in tapes:
+                tapes[marker.name] = reverse.namer.fresh(f"{marker.name}_tape")
+            tape = tapes[marker.name]
+            save = nodes.expr(nodes.call(nodes.attr(nodes.name(tape), "append"), [nodes.name(marker.name)]))
+            after.setdefault(id(marker.stmt), []).append(save)
+            replace[id(marker)] = nodes.assign(marker.name, nodes.call(nodes.attr(nodes.name(tape), "pop")))
             continue
         if marker.in_loop:
             if marker.name not in tapes:
@@ -626,9 +693,11 @@ def place_saves(parts, reverse, fn):
         before.setdefault(id(marker.stmt), []).append(save)
         replace[id(marker)] = restore
     preamble = [nodes.assign(tape, nodes.list_([])) for tape in tapes.values()]
-    preamble += [nodes.assign(name, nodes.const(None)) for name in tapes if name in first_in_loop]
+    reloaded = {m.name for m in reverse.restores if m.reload}
+    preamble += [nodes.assign(name, nodes.const(None)) for name in tapes
+                 if name in first_in_loop and name not in reloaded]
     parts.preamble = preamble + parts.preamble
-    parts.forward = _insert_before(parts.forward, before)
+    parts.forward = _insert_before(parts.forward, before, after)
     parts.backward = _replace_markers(parts.backward, replace)
 
 
@@ -642,16 +711,17 @@ def _walk_stmts(stmts):
             yield from _walk_stmts(stmt.body)
 
 
-def _insert_before(stmts, before):
+def _insert_before(stmts, before, after):
     out = []
     for stmt in stmts:
         out.extend(before.get(id(stmt), []))
         if isinstance(stmt, gast.If):
-            stmt.body = _insert_before(stmt.body, before)
-            stmt.orelse = _insert_before(stmt.orelse, before)
+            stmt.body = _insert_before(stmt.body, before, after)
+            stmt.orelse = _insert_before(stmt.orelse, before, after)
         elif isinstance(stmt, (gast.For, gast.While)):
-            stmt.body = _insert_before(stmt.body, before)
+            stmt.body = _insert_before(stmt.body, before, after)
         out.append(stmt)
+        out.extend(after.get(id(stmt), []))
     return out
 
 
