@@ -290,3 +290,33 @@ def shapes(A):
 
 def special(x):
     return np.sum(expit(x)) + np.sum(np.log1p(np.exp(x))) + np.sum(np.sqrt(x * x + 1.0))
+
+
+def count_positive(v, axis):
+    v = np.expand_dims(v, axis)
+    return np.sum(v > 0) * 1.0
+
+
+def g_loop(x):
+    total = 0.0
+    for i in range(4):
+        total = total + np.sin(x * i)
+    return total
+
+
+def calls_loop(x):
+    return g_loop(x) * 2.0
+
+
+def uses_einsum(A, v):
+    return np.sum(np.einsum("ij,j->i", A, v) ** 2)
+
+
+def add_pair(t, x):
+    return t + x
+
+
+def result_named_like_argument(x):
+    y = x * 1.7
+    x = add_pair(y, x)
+    return x

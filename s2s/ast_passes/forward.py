@@ -22,6 +22,8 @@ from .normalize import index_as_value
 from .reverse import ARRAY, _infer_kinds
 
 _OUT = "__s2s_out__"      # placeholder for the primitive's result while a tangent is built
+# Opaque right-hand sides that never carry a derivative: truth values and attribute reads (x.dtype).
+_NOT_DIFFERENTIABLE = (gast.Compare, gast.BoolOp, gast.Attribute)
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Forward:
         self.params = [a.id for a in fn.args.args]
         self.active_params = [p for p in self.params if p in active_params]
         self.active = activity.mark(fn, self.active_params)
+        self.needed = _needed(fn)
         self.kinds = _infer_kinds(fn)
         self.maybe_none = {s.targets[0].id for s in gast.walk(fn)
                            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
@@ -69,6 +72,7 @@ class Forward:
         self.dots = {}
         self.loops = []      # innermost last: a _Trial, or the tangent set of the loop head
         self.trials = 0
+        self.last_line = None    # the user line the last comment named
         for p in self.active_params:
             self.dot(p)
 
@@ -117,17 +121,15 @@ class Forward:
     # -- blocks ---------------------------------------------------------------------------
     def block(self, stmts, state):
         out = []
-        last = None
         for stmt in stmts:
             if not state.alive:
                 break
-            new = self.statement(stmt, state)
             lineno = getattr(stmt, "lineno", None)
             simple = not isinstance(stmt, (gast.If, gast.For, gast.While))
-            if simple and lineno is not None and lineno != last and self.source.line(lineno):
+            if simple and lineno is not None and lineno != self.last_line and self.source.line(lineno):
                 out.append(nodes.comment(f"{self.filename}:{lineno}: {self.source.line(lineno)}"))
-                last = lineno
-            out.extend(new)
+                self.last_line = lineno
+            out.extend(self.statement(stmt, state))
         return out
 
     def statement(self, stmt, state):
@@ -148,11 +150,13 @@ class Forward:
     # -- assignments ----------------------------------------------------------------------
     def assign(self, stmt, name, state):
         state.defined.add(name)
+        value = stmt.value
+        op = operations.operation(value)
+        if op.kind == "opaque" and name in self.needed and not isinstance(value, _NOT_DIFFERENTIABLE):
+            self.check_no_tangent(op, stmt, state)
         if name not in self.active:
             state.has.discard(name)
             return [stmt]
-        value = stmt.value
-        op = operations.operation(value)
         if op.kind == "user":
             return self.user_call(stmt, op, name, state)
         tangent = None
@@ -171,8 +175,6 @@ class Forward:
                 tangent = pop
         elif op.kind == "primitive":
             tangent = self.primitive(op, stmt, state)
-        else:
-            self.check_no_tangent(op, stmt, state)
         if tangent is None:
             state.has.discard(name)
             return [stmt]
@@ -269,7 +271,7 @@ class Forward:
         if generated is None:          # the callee's result never depends on its inputs
             state.has.discard(name)
             return [stmt]
-        jvp_name, dot_params = generated
+        jvp_name, dot_params, mask = generated
         dots = [nodes.name(self.dot(a.id)) for a, m in zip(bound, mask) if m]
         args = [nodes.copy(a) for a in op.args]
         keywords = {k: nodes.copy(v) for k, v in op.keywords.items()}
@@ -331,10 +333,6 @@ class Forward:
                 pop.func.value = nodes.name(self.dot(lst))
                 return [stmt, nodes.expr(pop)]
             return [stmt]
-        if isinstance(call, gast.Call):
-            op = operations.operation(call)
-            if op.kind == "opaque":
-                self.check_no_tangent(op, stmt, state)
         return [stmt]
 
     # -- control flow ---------------------------------------------------------------------------
@@ -362,13 +360,13 @@ class Forward:
         for _ in range(20):   # the tangents carried round the loop: a small fixpoint
             trial = State(set(head), set(defined))
             frame = _Trial()
-            snapshot = (set(self.namer.taken), dict(self.dots))
+            snapshot = (set(self.namer.taken), dict(self.dots), self.last_line)
             self.loops.append(frame)
             self.trials += 1
             self.block(stmt.body, trial)
             self.trials -= 1
             self.loops.pop()
-            self.namer.taken, self.dots = snapshot
+            self.namer.taken, self.dots, self.last_line = snapshot
             grown = set(head)
             if trial.alive:
                 grown |= trial.has
@@ -413,6 +411,21 @@ class Forward:
             out_dot = self.tangent_of(out, state)
         return ForwardParts(params=list(self.params), body=body, out=out, out_dot=out_dot,
                             dots={p: self.dot(p) for p in self.active_params})
+
+
+def _needed(fn):
+    """Names the result depends on through differentiable operations (a backward fixpoint), so
+    an opaque call whose value reaches the result is an error instead of a silent zero."""
+    needed = nodes.names_read(fn.body[-1].value)
+    flows = [flow for stmt in gast.walk(fn) for flow in activity._flows(stmt)]
+    changed = True
+    while changed:
+        changed = False
+        for target, sources in flows:
+            if target in needed and not sources <= needed:
+                needed |= sources
+                changed = True
+    return needed
 
 
 def _fills_result(op, active_slots):

@@ -91,6 +91,9 @@ def _call(value):
             return Operation("opaque", value, label=label, callee=callee)
         bound.apply_defaults()
         slots = dict(bound.arguments)
+        variadic = prim.variadic if callee.signature is None else None
+        if variadic is not None and isinstance(slots.get(variadic), tuple):
+            slots[variadic] = nodes.tuple_(list(slots[variadic]))   # *operands: one sequence slot
         return Operation("primitive", value, prim, slots, callee=callee, label=label)
     if callee.kind == "user":
         keywords = {**callee.keywords, **keywords}

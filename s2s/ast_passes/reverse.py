@@ -258,7 +258,8 @@ class Reverse:
                 else:
                     raise self.error("a literal container passed to a differentiated function is not "
                                      "supported", stmt, suggestion="Assign it to a name first.")
-        live.discard(result.id)
+        else:
+            live.discard(result.id)
         block.append(self.restore(result.id, stmt))
         block.append(self.restore(saved, stmt))
         return block

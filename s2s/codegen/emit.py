@@ -4,7 +4,7 @@ import re
 
 from ..ast_passes import nodes
 
-_COMMENT = re.compile(r"^(\s*)(['\"])" + re.escape(nodes.COMMENT_MARK) + r"(.*)\2\s*$")
+_COMMENT = re.compile(r"^(\s*)(\"\"\"|'''|['\"])" + re.escape(nodes.COMMENT_MARK) + r"(.*)\2\s*$")
 
 
 def function_source(fn, doc=None):

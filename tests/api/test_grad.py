@@ -197,3 +197,25 @@ def test_gradient_is_writable_and_caller_arrays_untouched():
     g = s2s.grad(lambda z: np.sum(z))(x)
     g += 1.0      # broadcast views are copied before they reach the user
     assert np.all(g == 2.0)
+
+
+def test_zero_gradient_of_reassigned_parameter_keeps_its_shape():
+    g = s2s.grad(c.count_positive)(np.ones(3), 0)
+    assert g.shape == (3,) and not g.any()
+
+
+def test_vjp_function_can_be_called_twice_and_nested_loops_differentiate_twice():
+    out, vjp_fun = s2s.vjp(c.for_range, 0.3)
+    assert vjp_fun(1.0) == vjp_fun(1.0)
+    second = s2s.grad(s2s.grad(c.calls_loop))
+    assert second(0.4) == pytest.approx(numerical_grad(s2s.grad(c.calls_loop), (0.4,)), rel=1e-6)
+
+
+def test_einsum_operands_are_differentiated():
+    gA, gv = s2s.grad(c.uses_einsum, argnums=(0, 1))(A, V)
+    assert_tree_close(gA, numerical_grad(c.uses_einsum, (A, V), 0), rtol=1e-5)
+    assert_tree_close(gv, numerical_grad(c.uses_einsum, (A, V), 1), rtol=1e-5)
+
+
+def test_call_result_rebinding_an_argument():
+    assert s2s.grad(c.result_named_like_argument)(1.0) == pytest.approx(2.7)

@@ -182,6 +182,7 @@ CASES.update({
               C(wellcond(3, 2), r(3, 2), _id="broadcast-b"), C(wellcond(3), r(2, 3, 2), _id="broadcast-a")],
     "det": [C(wellcond(3)), C(wellcond(2, 4))],
     # selections and special functions
+    "select": [C(True, r(3), r(3), _id="true"), C(False, r(2, 3), r(2, 3), _id="false")],   # vmap's `if`
     "where": [C(r(3, 4) > 0, r(3, 4), r(3, 4), _id="same"), C(r(3, 1) > 0, r(4), 0.5, _id="broadcast"),
               C(True, r(3), r(2, 3), _id="scalar-condition")],
     "clip": [C(2 * r(3, 4), -0.5, 0.5, _id="floats"), C(2 * r(3, 4), -pos(4), pos(3, 1), _id="arrays"),
@@ -211,6 +212,14 @@ CASES.update({
                  C([r(2), {"k": r(2)}], [r(2), {"k": r(2)}], _id="nested"), C(None, r(3), _id="none")],
     "match_dtype": [C(r(3), r(3)), C(r(3), np.arange(3), _id="int-primal")],
     "dense": [C(r(3), r(3), _id="array"), C((r(3), r(2)), (r(3), r(2)), _id="tuple")],
+    "jacobian_from_columns": [C([r(2), r(2), r(2)], r(2), r(3)),
+                              C([(r(2), 0.5), (r(2), 0.1), (r(2), 0.3)], (r(2), 1.0), {"a": r(1, 2), "b": 2.0},
+                                _id="trees")],
+    "columns_of_jacobian": [C(r(2, 3), r(2), r(3))],
+    "jacobian_from_rows": [C([r(3), r(3)], r(2), r(3)),
+                           C([{"a": r(1, 2), "b": 0.3}] * 3, (r(2), 1.0), {"a": r(1, 2), "b": 2.0}, _id="trees")],
+    "rows_of_jacobian": [C(r(2, 3), r(2), r(3))],
+    "unshared": [C((r(3), [r(2), r(2)], {"k": [r(1)]}))],
     "broadcast_like": [C(r(4), r(3, 4)), C(r(3, 1), r(3, 4)), C(r(3, 4), r(3, 4), _id="same")],
     "sequence_of": [C(r(3), [1, 2, 3]), C(0.5, (None, None), _id="float")],
     "asarray": [C(r(3, 4)), C(r(3), dtype=np.float64), C([0.5, 1.5], _id="list-of-floats")],

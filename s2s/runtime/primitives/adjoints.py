@@ -118,6 +118,8 @@ def matmul_grad_right(g, x, y):
         return match_dtype(x.T @ g, y)
     if np.ndim(x) == 1 and np.ndim(y) == 1:
         return g * x
+    if np.ndim(x) == 1 and np.ndim(g) == 1:
+        return match_dtype(np.outer(x, g), y)
     if np.ndim(x) == 1:
         return unbroadcast(np.expand_dims(x, -1) * np.expand_dims(g, -2), y)
     if np.ndim(y) == 1:

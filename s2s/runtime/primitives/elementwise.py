@@ -4,12 +4,13 @@ import math
 import numpy as np
 import scipy.special
 
+from . import batching
 from .core import primitive
 
 
 def unary(name, impls, vjp, jvp):
     """Register f(x) whose cotangent is `vjp` and whose tangent is `jvp` (templates)."""
-    return primitive(name, impls, "x", vjp={"x": vjp}, jvp={"x": jvp})
+    return primitive(name, impls, "x", vjp={"x": vjp}, jvp={"x": jvp}, batch=batching.elementwise)
 
 
 exp = unary("exp", [np.exp, math.exp], "out_bar * out", "x_dot * out")
@@ -42,4 +43,4 @@ for _name, _impls in [("sign", [np.sign]), ("floor", [np.floor, math.floor]),
                       ("rint", [np.rint]), ("trunc", [np.trunc, math.trunc]),
                       ("isnan", [np.isnan, math.isnan]), ("isinf", [np.isinf, math.isinf]),
                       ("isfinite", [np.isfinite, math.isfinite])]:
-    primitive(_name, _impls, "x, decimals=0", differentiable=False)
+    primitive(_name, _impls, "x, decimals=0", differentiable=False, batch=batching.elementwise)

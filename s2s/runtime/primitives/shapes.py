@@ -9,116 +9,117 @@ the helpers cutting a cotangent back into pieces are primitives whose rules join
 import numpy as np
 
 from . import adjoints
+from . import batching
 from .core import primitive
 
 reshape = primitive(
     "reshape", np.reshape, "a, shape=None, order='C', newshape=None",
     methods=[("reshape", "a, *shape, order='C'")],
     vjp={"a": "np.reshape(out_bar, np.shape(a))"},
-    jvp={"a": "np.reshape(a_dot, np.shape(out))"})
+    jvp={"a": "np.reshape(a_dot, np.shape(out))"}, batch=batching.reshape)
 
 ravel = primitive(
     "ravel", np.ravel, "a, order='C'", methods=[("ravel", "a, order='C'"), ("flatten", "a, order='C'")],
-    vjp={"a": "np.reshape(out_bar, np.shape(a))"}, jvp={"a": "np.ravel(a_dot)"})
+    vjp={"a": "np.reshape(out_bar, np.shape(a))"}, jvp={"a": "np.ravel(a_dot)"}, batch=batching.ravel)
 
 transpose = primitive(
     "transpose", np.transpose, "a, axes=None",
     methods=[("transpose", "a, *axes")], attributes=["T"],
     vjp={"a": "transpose_grad(out_bar, axes)"},
-    jvp={"a": "np.transpose(a_dot, axes)"})
+    jvp={"a": "np.transpose(a_dot, axes)"}, batch=batching.transpose)
 
 swapaxes = primitive(
     "swapaxes", np.swapaxes, "a, axis1, axis2", methods=["swapaxes"],
     vjp={"a": "np.swapaxes(out_bar, axis1, axis2)"},
-    jvp={"a": "np.swapaxes(a_dot, axis1, axis2)"})
+    jvp={"a": "np.swapaxes(a_dot, axis1, axis2)"}, batch=batching.swapaxes)
 
 expand_dims = primitive(
     "expand_dims", np.expand_dims, "a, axis",
     vjp={"a": "np.reshape(out_bar, np.shape(a))"},
-    jvp={"a": "np.expand_dims(a_dot, axis)"})
+    jvp={"a": "np.expand_dims(a_dot, axis)"}, batch=batching.expand_dims)
 
 squeeze = primitive(
     "squeeze", np.squeeze, "a, axis=None", methods=[("squeeze", "a, axis=None")],
     vjp={"a": "np.reshape(out_bar, np.shape(a))"},
-    jvp={"a": "np.squeeze(a_dot, axis)"})
+    jvp={"a": "np.squeeze(a_dot, axis)"}, batch=batching.squeeze)
 
 broadcast_to = primitive(
     "broadcast_to", np.broadcast_to, "array, shape",
     vjp={"array": "unbroadcast(out_bar, array)"},
-    jvp={"array": "np.broadcast_to(array_dot, shape)"})
+    jvp={"array": "np.broadcast_to(array_dot, shape)"}, batch=batching.broadcast_to)
 
 moveaxis = primitive(
     "moveaxis", np.moveaxis, "a, source, destination",
     vjp={"a": "np.moveaxis(out_bar, destination, source)"},
-    jvp={"a": "np.moveaxis(a_dot, source, destination)"})
+    jvp={"a": "np.moveaxis(a_dot, source, destination)"}, batch=batching.moveaxis)
 
 flip = primitive(
     "flip", np.flip, "m, axis=None",
-    vjp={"m": "np.flip(out_bar, axis)"}, jvp={"m": "np.flip(m_dot, axis)"})
+    vjp={"m": "np.flip(out_bar, axis)"}, jvp={"m": "np.flip(m_dot, axis)"}, batch=batching.flip)
 
 tile = primitive(
     "tile", np.tile, "A, reps",
-    vjp={"A": "tile_grad(out_bar, A, reps)"}, jvp={"A": "np.tile(A_dot, reps)"})
+    vjp={"A": "tile_grad(out_bar, A, reps)"}, jvp={"A": "np.tile(A_dot, reps)"}, batch=batching.tile)
 
 # diag builds a matrix from a vector or extracts a diagonal; each is the other's adjoint.
 diag = primitive(
     "diag", np.diag, "v, k=0",
-    vjp={"v": "diag_grad(out_bar, v, k)"}, jvp={"v": "np.diag(v_dot, k)"})
+    vjp={"v": "diag_grad(out_bar, v, k)"}, jvp={"v": "np.diag(v_dot, k)"}, batch=batching.diag)
 
 # -- joining and splitting sequences of arrays ------------------------------------------------
 fill_zeros = primitive(
     "fill_zeros", adjoints.fill_zeros, "items, like",
     vjp={"items": "out_bar"}, jvp={"items": "fill_zeros(items_dot, like)"},
-    helper=True, result="tree")
+    helper=True, result="tree", batch=batching.broadcast_all)
 
 _JOIN = "arrays, axis=0, out=None, dtype=None, casting='same_kind'"
 concatenate = primitive(
     "concatenate", np.concatenate, _JOIN,
     vjp={"arrays": "concatenate_grad(out_bar, arrays, axis)"},
-    jvp={"arrays": "np.concatenate(fill_zeros(arrays_dot, arrays), axis)"})
+    jvp={"arrays": "np.concatenate(fill_zeros(arrays_dot, arrays), axis)"}, batch=batching.join)
 
 stack = primitive(
     "stack", np.stack, _JOIN,
     vjp={"arrays": "stack_grad(out_bar, arrays, axis)"},
-    jvp={"arrays": "np.stack(fill_zeros(arrays_dot, arrays), axis)"})
+    jvp={"arrays": "np.stack(fill_zeros(arrays_dot, arrays), axis)"}, batch=batching.join)
 
 hstack = primitive(
     "hstack", np.hstack, "tup, dtype=None, casting='same_kind'",
     vjp={"tup": "hstack_grad(out_bar, tup)"},
-    jvp={"tup": "np.hstack(fill_zeros(tup_dot, tup))"})
+    jvp={"tup": "np.hstack(fill_zeros(tup_dot, tup))"}, batch=batching.hstack)
 
 vstack = primitive(
     "vstack", np.vstack, "tup, dtype=None, casting='same_kind'",
     vjp={"tup": "vstack_grad(out_bar, tup)"},
-    jvp={"tup": "np.vstack(fill_zeros(tup_dot, tup))"})
+    jvp={"tup": "np.vstack(fill_zeros(tup_dot, tup))"}, batch=batching.vstack)
 
 # Cutting a cotangent into pieces is linear; its adjoint joins the pieces again.
 concatenate_grad = primitive(
     "concatenate_grad", adjoints.concatenate_grad, "g, arrays, axis",
     vjp={"g": "np.concatenate(fill_zeros(out_bar, arrays), axis)"},
-    jvp={"g": "concatenate_grad(g_dot, arrays, axis)"}, helper=True, result="tree")
+    jvp={"g": "concatenate_grad(g_dot, arrays, axis)"}, helper=True, result="tree", batch=batching.piece_grad)
 
 stack_grad = primitive(
     "stack_grad", adjoints.stack_grad, "g, arrays, axis",
     vjp={"g": "np.stack(fill_zeros(out_bar, arrays), axis)"},
-    jvp={"g": "stack_grad(g_dot, arrays, axis)"}, helper=True, result="tree")
+    jvp={"g": "stack_grad(g_dot, arrays, axis)"}, helper=True, result="tree", batch=batching.piece_grad)
 
 hstack_grad = primitive(
     "hstack_grad", adjoints.hstack_grad, "g, tup",
     vjp={"g": "np.hstack(fill_zeros(out_bar, tup))"},
-    jvp={"g": "hstack_grad(g_dot, tup)"}, helper=True, result="tree")
+    jvp={"g": "hstack_grad(g_dot, tup)"}, helper=True, result="tree", batch=batching.per_example)
 
 vstack_grad = primitive(
     "vstack_grad", adjoints.vstack_grad, "g, tup",
     vjp={"g": "np.vstack(fill_zeros(out_bar, tup))"},
-    jvp={"g": "vstack_grad(g_dot, tup)"}, helper=True, result="tree")
+    jvp={"g": "vstack_grad(g_dot, tup)"}, helper=True, result="tree", batch=batching.per_example)
 
 split = primitive(
     "split", np.split, "ary, indices_or_sections, axis=0",
     vjp={"ary": "np.concatenate(fill_zeros(out_bar, out), axis)"},
-    jvp={"ary": "np.split(ary_dot, indices_or_sections, axis)"}, result="tree")
+    jvp={"ary": "np.split(ary_dot, indices_or_sections, axis)"}, result="tree", batch=batching.split)
 
 array_split = primitive(
     "array_split", np.array_split, "ary, indices_or_sections, axis=0",
     vjp={"ary": "np.concatenate(fill_zeros(out_bar, out), axis)"},
-    jvp={"ary": "np.array_split(ary_dot, indices_or_sections, axis)"}, result="tree")
+    jvp={"ary": "np.array_split(ary_dot, indices_or_sections, axis)"}, result="tree", batch=batching.split)

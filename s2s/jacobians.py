@@ -1,0 +1,171 @@
+"""Forward mode and Jacobians: `jvp`, `jacfwd`, `jacrev`, `hessian`.
+
+`jvp` runs `jvp_f`, the forward-mode function s2s generates for `f`. The Jacobian functions are
+generated Python too (`jacfwd_f` pushes one basis tangent per input element through `jvp_f`,
+`jacrev_f` one basis cotangent per output element through the reverse pair), so they compose
+with every transformation by being read back, like any function s2s generated.
+"""
+from collections.abc import Callable
+
+import gast
+import numpy as np
+
+from .api import ArgNums, Generated, _check_differentiable, _owned, _source_of, _wrap, checked
+from .ast_passes import nodes
+from .runtime import primitives
+from .runtime.primitives import jacobian as _jacobian_rules
+from .runtime.pytree import tree_flatten
+
+# The Jacobian helpers are called by emitted code and named by rule templates.
+primitives.TEMPLATE_NAMESPACE.update(_jacobian_rules.HELPERS)
+
+
+# -- jvp ----------------------------------------------------------------------------------------
+class _Jvp(Generated):
+    """The module holding `jvp_f` for `fun` called with `n` primals; `parts` says how to call it."""
+
+    def __init__(self, fun, n):
+        self.fun, self.n, self.parts = fun, n, None
+        super().__init__(f"jvp of {getattr(fun, '__name__', 'fun')}", self._build_jvp)
+
+    def _build_jvp(self, program):
+        source, bound, kwargs = _source_of(self.fun)
+        n_params = len(source.tree.args.args)
+        if len(bound) + self.n > n_params:
+            raise TypeError(f"jvp: {source.name} takes {n_params - len(bound)} argument(s), "
+                            f"got {self.n} primals")
+        mask = (False,) * len(bound) + (True,) * self.n + (False,) * (n_params - len(bound) - self.n)
+        name, dots, _ = program.jvp_function(source, mask, callee=False)
+        self.parts = (tuple(bound), dict(kwargs), tuple(dots), n_params)
+        return name
+
+
+_jvp_cache = {}
+
+
+def _jvp_record(fun, n):
+    key = (id(fun), n)
+    cached = _jvp_cache.get(key)
+    if cached is None or cached[0] is not fun:
+        cached = _jvp_cache[key] = (fun, _Jvp(fun, n))
+    return cached[1].ensure()
+
+
+@checked
+def jvp(fun: Callable, primals: tuple | list, tangents: tuple | list) -> tuple:
+    """Forward mode: `(fun(*primals), tangent of the result along tangents)`."""
+    tangents = _matching_tangents(primals, tangents)
+    record = _jvp_record(fun, len(primals))
+    bound, kwargs, dots, _ = record.parts
+    out, out_dot = record.function(*bound, *primals, **kwargs, **dict(zip(dots, tangents)))
+    return _owned(out), _owned(out_dot)
+
+
+def _inline_jvp(call, static, bind):
+    """`jvp(g, (x, y), (dx, dy))` inside transformed code -> `jvp_g(x, y, dx, dy)`."""
+    if len(call.args) != 3 or call.keywords:
+        raise TypeError("jvp inside a transformed function takes exactly (fun, primals, tangents)")
+    fun = static(call.args[0])
+    primals, tangents = call.args[1], call.args[2]
+    if not (isinstance(primals, (gast.Tuple, gast.List)) and isinstance(tangents, (gast.Tuple, gast.List))):
+        raise TypeError("jvp inside a transformed function needs primals and tangents written as "
+                        "tuples, e.g. jvp(f, (x,), (v,))")
+    if len(primals.elts) != len(tangents.elts):
+        raise ValueError(f"jvp: {len(primals.elts)} primals but {len(tangents.elts)} tangents")
+    record = _jvp_record(fun, len(primals.elts))
+    bound, kwargs, dots, n_params = record.parts
+    function = record.function
+    args = [bind(v, "bound") for v in bound] + list(primals.elts)
+    keywords = {k: bind(v, k) for k, v in kwargs.items()}
+    if not keywords and len(bound) + len(primals.elts) == n_params:
+        args += list(tangents.elts)
+    else:
+        keywords.update(zip(dots, tangents.elts))
+    return nodes.call(bind(function, function.__name__), args, keywords)
+
+
+jvp.__s2s_inline__ = _inline_jvp
+
+
+def _matching_tangents(primals, tangents):
+    """`tangents`, checked against `primals` (integer primals get zero tangents)."""
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primal(s) but {len(tangents)} tangent(s); "
+                         "give one tangent per primal")
+    out = []
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        p_leaves, p_def = tree_flatten(p)
+        t_leaves, t_def = tree_flatten(t)
+        if p_def != t_def:
+            raise ValueError(f"jvp: tangent {i} has structure {t_def} but primal {i} has {p_def}; "
+                             "tangents must have the primals' structure")
+        for leaf, tangent in zip(p_leaves, t_leaves):
+            if np.shape(leaf) != np.shape(tangent):
+                raise ValueError(f"jvp: a tangent of shape {np.shape(tangent)} was given for a primal of "
+                                 f"shape {np.shape(leaf)} (argument {i}); shapes must match")
+            p_dtype, t_dtype = np.result_type(leaf), np.result_type(tangent)
+            if np.issubdtype(p_dtype, np.inexact):
+                if p_dtype != t_dtype:
+                    raise TypeError(f"jvp: a tangent of dtype {t_dtype} was given for a primal of dtype "
+                                    f"{p_dtype} (argument {i}); dtypes must match")
+            elif np.any(np.asarray(tangent) != 0):
+                raise TypeError(f"jvp: argument {i} has integer dtype {p_dtype}, so its tangent must be "
+                                "zero; pass a float primal to differentiate along it")
+        out.append(t if all(np.issubdtype(np.result_type(x), np.inexact) for x in p_leaves)
+                   else _zero_integer_tangents(p, t))
+    return out
+
+
+def _zero_integer_tangents(primal, tangent):
+    if isinstance(primal, (list, tuple)):
+        return type(primal)(_zero_integer_tangents(p, t) for p, t in zip(primal, tangent))
+    if isinstance(primal, dict):
+        return {k: _zero_integer_tangents(primal[k], tangent[k]) for k in primal}
+    if primal is None or np.issubdtype(np.result_type(primal), np.inexact):
+        return tangent
+    return np.zeros(np.shape(primal)) if np.ndim(primal) else 0.0
+
+
+# -- Jacobians ----------------------------------------------------------------------------------
+@checked
+def jacfwd(fun: Callable, argnums: ArgNums = 0) -> Callable:
+    """Jacobian by forward mode (one jvp per input element), shape `out.shape + in.shape`."""
+    return _jacobian(fun, argnums, "fwd", "jacfwd")
+
+
+@checked
+def jacrev(fun: Callable, argnums: ArgNums = 0) -> Callable:
+    """Jacobian by reverse mode (one vjp per output element), shape `out.shape + in.shape`."""
+    return _jacobian(fun, argnums, "rev", "jacrev")
+
+
+@checked
+def hessian(fun: Callable, argnums: ArgNums = 0) -> Callable:
+    """`jacfwd(jacrev(fun, argnums), argnums)`: forward over reverse."""
+    return _jacobian(jacrev(fun, argnums), argnums, "fwd", "hessian", name=getattr(fun, "__name__", "fun"))
+
+
+def _jacobian(fun, argnums, mode, kind, name=None):
+    positions = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not positions:
+        raise ValueError("argnums must name at least one argument")
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"argnums {argnums} names an argument twice")
+    name = name or getattr(fun, "__name__", "fun")
+
+    def build(program):
+        source, bound, kwargs = _source_of(fun)
+        return program.jacobian_function(source, argnums, mode, bound=bound, keywords=kwargs,
+                                         kind=None if kind in ("jacfwd", "jacrev") else f"{kind}_{name}")
+
+    generated = Generated(f"{kind} of {name}", build)
+
+    def call(*args, **kwargs):
+        for p in positions:
+            if p >= len(args):
+                raise TypeError(f"{kind} of {name}: argnums={argnums} but only {len(args)} positional "
+                                "argument(s) were given")
+            _check_differentiable(args[p], p, kind)
+        return _owned(generated.function(*args, **kwargs))
+
+    return _wrap(generated, call, name, kind)
