@@ -10,6 +10,7 @@ from collections.abc import Callable
 import gast
 import numpy as np
 
+from .errors import TransformError
 from .api import ArgNums, Generated, _check_differentiable, _owned, _source_of, _wrap, checked
 from .ast_passes import nodes
 from .runtime import primitives
@@ -142,10 +143,14 @@ def jacrev(fun: Callable, argnums: ArgNums = 0) -> Callable:
 @checked
 def hessian(fun: Callable, argnums: ArgNums = 0) -> Callable:
     """`jacfwd(jacrev(fun, argnums), argnums)`: forward over reverse."""
-    return _jacobian(jacrev(fun, argnums), argnums, "fwd", "hessian", name=getattr(fun, "__name__", "fun"))
+    from .api import grad
+    # for a scalar `fun` (the usual case) jacfwd of grad is the same Hessian, batched in one vmap
+    fast_inner = grad(fun, argnums) if isinstance(argnums, int) else None
+    return _jacobian(jacrev(fun, argnums), argnums, "fwd", "hessian", name=getattr(fun, "__name__", "fun"),
+                     fast_inner=fast_inner)
 
 
-def _jacobian(fun, argnums, mode, kind, name=None):
+def _jacobian(fun, argnums, mode, kind, name=None, fast_inner=None):
     positions = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     if not positions:
         raise ValueError("argnums must name at least one argument")
@@ -159,6 +164,8 @@ def _jacobian(fun, argnums, mode, kind, name=None):
                                          kind=None if kind in ("jacfwd", "jacrev") else f"{kind}_{name}")
 
     generated = Generated(f"{kind} of {name}", build)
+    batched = (_BatchedJacfwd(fast_inner or fun, argnums, name, kind)
+               if mode == "fwd" and isinstance(argnums, int) else None)
 
     def call(*args, **kwargs):
         for p in positions:
@@ -166,6 +173,75 @@ def _jacobian(fun, argnums, mode, kind, name=None):
                 raise TypeError(f"{kind} of {name}: argnums={argnums} but only {len(args)} positional "
                                 "argument(s) were given")
             _check_differentiable(args[p], p, kind)
+        if batched is not None and not kwargs and batched.applies(args):
+            result = batched(*args)
+            if result is not None:
+                return _owned(result)
         return _owned(generated.function(*args, **kwargs))
 
-    return _wrap(generated, call, name, kind)
+    call = _wrap(generated, call, name, kind)
+    call.__s2s_batched__ = batched
+    return call
+
+
+class _BatchedJacfwd:
+    """jacfwd pushing the whole basis through one `vmap`ped jvp, for an array input and an
+    array output (the common case; other pytrees use the per-basis-vector code)."""
+
+    def __init__(self, fun, argnum, name, kind):
+        self.fun, self.argnum, self.name, self.kind = fun, argnum, name, kind
+        self.entry = None
+        self.failed = False
+
+    def applies(self, args):
+        x = args[self.argnum]
+        return not self.failed and (type(x) is float or type(x) is np.ndarray)
+
+    def __call__(self, *args):
+        try:
+            if self.entry is None:
+                self.entry = self._build(len(args))
+            return self.entry(*args)
+        except (TransformError, TypeError, ValueError):
+            # vmap cannot batch this function (or, for hessian, it is not scalar-valued):
+            # the per-basis-vector code gives the answer or the user's error
+            self.failed = True
+            return None
+
+    def _build(self, n_args):
+        from .vmap import vmap
+        source, bound, kwargs = _source_of(self.fun)
+        if bound or kwargs:
+            raise TypeError("partial functions use the basis loop")
+        params = [a.id for a in source.tree.args.args]
+        if n_args != len(params):
+            raise TypeError("defaults use the basis loop")
+        mask = tuple(i == self.argnum for i in range(len(params)))
+        record = _JvpAlong(self.fun, mask).ensure()
+        jvp_fn = record.function
+        in_axes = (None,) * len(params) + (0,)
+        batched_jvp = vmap(jvp_fn, in_axes=in_axes, out_axes=0)
+        from .runtime.primitives.adjoints import jacobian_from_batched_columns, unit_basis
+        x_index = self.argnum
+
+        def entry(*args):
+            outs, columns = batched_jvp(*args, unit_basis(args[x_index]))
+            if type(outs) is not np.ndarray or type(columns) is not np.ndarray:
+                self.failed = True      # a pytree result: the basis loop handles it
+                return None
+            return jacobian_from_batched_columns(columns, outs[0], args[x_index])
+
+        return entry
+
+
+class _JvpAlong(Generated):
+    """`jvp_f(params..., tangent)` with tangents for the parameters in `mask` only."""
+
+    def __init__(self, fun, mask):
+        self.fun, self.mask = fun, mask
+        super().__init__(f"jvp of {getattr(fun, '__name__', 'fun')}", self._build_jvp)
+
+    def _build_jvp(self, program):
+        source, _, _ = _source_of(self.fun)
+        name, _, _ = program.jvp_function(source, self.mask, callee=False)
+        return name

@@ -297,3 +297,14 @@ def test_timing_hessian_of_tanh_squared(capsys):
     with capsys.disabled():
         print(f"\nhessian of sum(tanh(x)**2), x of size 100: {per_call * 1e3:.1f} ms per call")
     assert per_call < 1.0
+
+
+def test_hessian_and_jacfwd_push_the_basis_through_one_vmap():
+    x = np.linspace(-1.0, 1.0, 7)
+    h = s2s.hessian(scalar_loss)
+    batched = h(x)
+    assert h.__s2s_batched__.entry is not None and not h.__s2s_batched__.failed
+    np.testing.assert_allclose(batched, h.__s2s__.function(x), rtol=1e-12, atol=1e-12)
+    j = s2s.jacfwd(vector_field)
+    np.testing.assert_allclose(j(x), j.__s2s__.function(x), rtol=1e-12, atol=1e-12)
+    assert not j.__s2s_batched__.failed

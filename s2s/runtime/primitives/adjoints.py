@@ -592,3 +592,14 @@ def dense(g, x):
     if isinstance(g, dict):
         return {k: dense(g[k], x[k]) for k in g}
     return g
+
+
+def unit_basis(x):
+    """Every unit tangent of `x` at once: the identity shaped (x.size,) + x.shape."""
+    n = np.size(x)
+    return np.reshape(np.eye(n, dtype=np.result_type(x, 1.0)), (n,) + np.shape(x))
+
+
+def jacobian_from_batched_columns(columns, out, x):
+    """Columns stacked on a leading axis, (x.size,) + out.shape, as a Jacobian out.shape + x.shape."""
+    return np.reshape(np.moveaxis(columns, 0, -1), np.shape(out) + np.shape(x))
