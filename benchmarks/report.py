@@ -32,7 +32,8 @@ def header(settings):
         f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"cpu: {cpu_model()} ({os.cpu_count()} logical cores)",
         f"python {platform.python_version()}, {versions}",
-        f"timing: median of {settings.repeats} rounds, each >= {settings.min_time:g} s",
+        f"timing: median of {settings.repeats} rounds, each >= {settings.min_time:g} s; "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}",
     ])
 
 

@@ -9,8 +9,13 @@ Every contender runs in this one process. To add a benchmark, write a function
 `settings -> list[harness.Row]` and append it to BENCHMARKS.
 """
 import argparse
+import os
 import sys
 from pathlib import Path
+
+# One BLAS thread: on these 2-core machines a multi-threaded OpenBLAS is at the mercy of
+# whatever else runs, and every contender here shares the setting (JAX uses its own threads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `s2s` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,11 +27,16 @@ from benchmarks.bench_scalar import bench_scalar_grad  # noqa: E402
 from benchmarks.bench_transform import bench_transform  # noqa: E402
 from benchmarks.checks import run_checks  # noqa: E402
 
+from benchmarks.bench_hessian import bench_hessian  # noqa: E402
+from benchmarks.bench_vmap import bench_per_example_grads  # noqa: E402
+
 BENCHMARKS = [
     bench_mlp_grad,       # (a) MLP loss gradient vs hand NumPy, autograd, JAX
     bench_scalar_grad,    # (b) per-call overhead of a scalar gradient
     bench_logistic,       # (c) logistic regression training step
     bench_transform,      # (d) time to transform a new function
+    bench_hessian,        # issue 3: hessian via forward-over-reverse
+    bench_per_example_grads,  # issue 4: vmap(grad) per-example gradients
 ]
 
 
