@@ -317,6 +317,7 @@ class Normalizer:
         elif isinstance(stmt, gast.Pass):
             return
         elif isinstance(stmt, gast.Assert):
+            stmt.test = self.atom(stmt.test, out)
             out.append(self._stamp(stmt))
         else:
             raise self.source.error(f"s2s cannot transform a `{type(stmt).__name__}` statement", stmt)
