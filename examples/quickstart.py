@@ -62,3 +62,16 @@ print("Trained loss: {:0.2f}".format(loss(weights, inputs, targets)))   # 0.17
 
 # The gradient is ordinary Python: read it.
 print(s2s.source(grad_tanh))
+
+
+# Forward mode, Hessians and vmap (per-example gradients of the same loss).
+def tanh_squared(x):
+    return np.sum(np.tanh(x) ** 2)
+
+
+x = np.array([0.1, 0.2, 0.3])
+value, slope = s2s.jvp(tanh_squared, (x,), (np.ones(3),))
+print("jvp:", value, slope)
+print("hessian diagonal:", np.diag(s2s.hessian(tanh_squared)(x)))
+per_example_grads = s2s.vmap(s2s.grad(loss), in_axes=(None, 0, 0))(weights, inputs, targets)
+print("per-example gradients:", per_example_grads.shape)
