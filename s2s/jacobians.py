@@ -164,8 +164,10 @@ def _jacobian(fun, argnums, mode, kind, name=None, fast_inner=None):
                                          kind=None if kind in ("jacfwd", "jacrev") else f"{kind}_{name}")
 
     generated = Generated(f"{kind} of {name}", build)
-    batched = (_BatchedJacfwd(fast_inner or fun, argnums, name, kind)
-               if mode == "fwd" and isinstance(argnums, int) else None)
+    batched = None
+    if isinstance(argnums, int):
+        batched = (_BatchedJacfwd(fast_inner or fun, argnums, name, kind) if mode == "fwd"
+                   else _BatchedJacrev(fun, argnums, name, kind))
 
     def call(*args, **kwargs):
         for p in positions:
@@ -230,6 +232,39 @@ class _BatchedJacfwd:
                 self.failed = True      # a pytree result: the basis loop handles it
                 return None
             return jacobian_from_batched_columns(columns, outs[0], args[x_index])
+
+        return entry
+
+
+class _BatchedJacrev(_BatchedJacfwd):
+    """jacrev pulling every unit cotangent of the output back through one `vmap`ped
+    backward sweep, for an array input and an array output."""
+
+    def _build(self, n_args):
+        from .api import _pair
+        from .vmap import vmap
+        from .runtime.primitives.adjoints import unit_basis
+        record = _pair(self.fun, n_args).ensure()
+        bound, kwargs = record.bound
+        if bound or kwargs:
+            raise TypeError("partial functions use the basis loop")
+        forward = getattr(record.module, record.entry[0])
+        backward = getattr(record.module, record.entry[1])
+        pullback = vmap(backward, in_axes=(None, 0))
+        x_index = self.argnum
+
+        def entry(*args):
+            out, saved = forward(*args)
+            if type(out) is not np.ndarray and type(out) not in (float, np.float64, np.float32):
+                self.failed = True      # a pytree result: the basis loop handles it
+                return None
+            rows = pullback(saved, unit_basis(out))
+            rows = rows[x_index] if n_args > 1 else rows
+            if type(rows) is not np.ndarray:
+                self.failed = True
+                return None
+            x = args[x_index]
+            return np.reshape(rows, np.shape(out) + np.shape(x))
 
         return entry
 

@@ -308,3 +308,14 @@ def test_hessian_and_jacfwd_push_the_basis_through_one_vmap():
     j = s2s.jacfwd(vector_field)
     np.testing.assert_allclose(j(x), j.__s2s__.function(x), rtol=1e-12, atol=1e-12)
     assert not j.__s2s_batched__.failed
+
+
+def test_jacrev_pulls_back_every_cotangent_through_one_vmap():
+    A, v = np.arange(6.0).reshape(2, 3) / 5.0, np.array([0.3, -0.2, 0.5])
+    for argnum in (0, 1):
+        j = s2s.jacrev(matrix_in_vector_out, argnums=argnum)
+        batched = j(A, v)
+        assert not j.__s2s_batched__.failed
+        np.testing.assert_allclose(batched, j.__s2s__.function(A, v), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(batched, s2s.jacfwd(matrix_in_vector_out, argnums=argnum)(A, v),
+                                   rtol=1e-10, atol=1e-12)
