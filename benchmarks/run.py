@@ -13,9 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-# One BLAS thread: on these 2-core machines a multi-threaded OpenBLAS is at the mercy of
-# whatever else runs, and every contender here shares the setting (JAX uses its own threads).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# BLAS threading is left as configured; on a machine busy with other jobs, set
+# OPENBLAS_NUM_THREADS=1 (the header prints it): every NumPy contender shares the setting.
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `s2s` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
