@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `s2s` im
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import harness, report  # noqa: E402
+from benchmarks.bench_jit import bench_jit  # noqa: E402
 from benchmarks.bench_logistic import bench_logistic  # noqa: E402
 from benchmarks.bench_mlp import bench_mlp_grad  # noqa: E402
 from benchmarks.bench_scalar import bench_scalar_grad  # noqa: E402
@@ -34,6 +35,7 @@ BENCHMARKS = [
     bench_scalar_grad,    # (b) per-call overhead of a scalar gradient
     bench_logistic,       # (c) logistic regression training step
     bench_transform,      # (d) time to transform a new function
+    bench_jit,            # (e) s2s.jit against jax.jit, and the time to a first result
     bench_hessian,        # issue 3: hessian via forward-over-reverse
     bench_per_example_grads,  # issue 4: vmap(grad) per-example gradients
 ]

@@ -1,0 +1,3094 @@
+"""Specialize a function for one set of argument types: partial evaluation of its normalized
+source, leaving residual code (`residual.py`) that Numba (or a CUDA driver) compiles.
+
+Shapes, dtypes and pytree structures are known, so everything that depends only on them is
+computed here: `np.shape`, `isinstance`, the branches of `unbroadcast`, loops over the layers
+of a params list, tapes of values that are `None` in the first iteration. What depends on
+values stays: arithmetic, and Python `if`/`for`/`while` on values, which remain branches and
+loops (a loop is unrolled only when its body needs its index to be known, e.g. to pick a
+layer out of a list of differently shaped arrays).
+
+User functions, generated callees and the rule helpers of `adjoints.py` are inlined; the
+primitives of the rule table are lowered to residual operations. What has no lowering raises
+`TransformError` at the user's line.
+"""
+import builtins
+import functools
+import math
+import operator
+import os
+import types
+import warnings
+
+import gast
+import numpy as np
+import scipy.special
+
+from ..ast_passes import normalize, parse
+from ..ast_passes.pipeline import Program, prepare
+from ..errors import TransformError
+from ..runtime import primitives
+from ..runtime.primitives import adjoints, jacobian
+from .residual import (Append, Assign, Break, Const, Dyn, DynSlice, E, For, If, Return, SetItem, Ty,
+                       While, prune, ty_of)
+
+UNROLL_LIMIT = 4096          # statically known trip counts up to this may be unrolled
+INLINE_DEPTH = 64            # deeper inlining means recursion on a run-time value
+STATIC_ARRAY_LIMIT = 1024    # bigger arrays built from constants are created at run time
+
+
+# -- abstract values besides Dyn -----------------------------------------------------------------
+class SList(list):
+    """A Python list whose structure is known; `depth` is the loop-mode depth it was made at."""
+
+    def __init__(self, items=(), depth=0, tag=None):
+        super().__init__(items)
+        self.depth = depth
+        self.tag = tag if tag is not None else object()
+
+
+class DynList:
+    """A residual list (a tape kept by a compiled loop): elements share one template."""
+
+    def __init__(self, name, tag, length):
+        self.name = name
+        self.tag = tag
+        self.length = length        # int when known, else None
+
+    def __repr__(self):
+        return f"<list {self.name} len={self.length}>"
+
+
+class DynRange:
+    """range(start, stop, step) with run-time bounds (atoms: Dyn or int)."""
+
+    def __init__(self, start, stop, step):
+        self.start, self.stop, self.step = start, stop, step
+
+
+class _Missing:
+    def __repr__(self):
+        return "<no items yet>"
+
+
+NO_ITEMS = _Missing()
+
+
+class _Undefined:
+    def __repr__(self):
+        return "<undefined>"
+
+
+UNDEFINED = _Undefined()
+
+
+class MethodRef:
+    """`x.sum` on a run-time value: called later with the arguments."""
+
+    def __init__(self, obj, name):
+        self.obj, self.name = obj, name
+
+
+# -- internal control signals --------------------------------------------------------------------
+class NeedUnroll(Exception):
+    """A loop body needs its index (or its carried values) known: unroll it if possible."""
+
+
+class NeedDynList(Exception):
+    """A list made outside a compiled loop is appended to or popped inside it."""
+
+    def __init__(self, lst):
+        super().__init__("list mutated in a loop")
+        self.lst = lst
+
+
+class JoinError(Exception):
+    """Two values that meet after a branch or a loop iteration cannot share one type."""
+
+
+class _Return(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+# -- helpers on abstract values ------------------------------------------------------------------
+def has_dyn(value):
+    if isinstance(value, (Dyn, DynList, DynRange, DynSlice, Ty, MethodRef)):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(has_dyn(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_dyn(v) for v in value.values())
+    if isinstance(value, slice):
+        return has_dyn(value.start) or has_dyn(value.stop) or has_dyn(value.step)
+    return False
+
+
+def copy_value(value, memo):
+    """Copy the mutable structure of an abstract value (lists, dicts), sharing leaves."""
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if isinstance(value, SList):
+        out = SList((), value.depth, value.tag)
+        memo[key] = out
+        out.extend(copy_value(v, memo) for v in value)
+        return out
+    if isinstance(value, DynList):
+        out = DynList(value.name, value.tag, value.length)
+        out.delta = getattr(value, "delta", None)
+        memo[key] = out
+        return out
+    if isinstance(value, list):
+        out = []
+        memo[key] = out
+        out.extend(copy_value(v, memo) for v in value)
+        return out
+    if isinstance(value, dict):
+        out = {}
+        memo[key] = out
+        for k, v in value.items():
+            out[k] = copy_value(v, memo)
+        return out
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(copy_value(v, memo) for v in value)
+    return value
+
+
+def copy_env(env, memo=None):
+    memo = {} if memo is None else memo
+    return {k: copy_value(v, memo) for k, v in env.items()}
+
+
+def static_equal(a, b):
+    if a is b:
+        return True
+    if isinstance(a, Dyn) or isinstance(b, Dyn):
+        return isinstance(a, Dyn) and isinstance(b, Dyn) and a.name == b.name and a.ty == b.ty
+    if isinstance(a, DynList) or isinstance(b, DynList):
+        return isinstance(a, DynList) and isinstance(b, DynList) and a.tag is b.tag and a.length == b.length
+    if isinstance(a, Ty) or isinstance(b, Ty):
+        return isinstance(a, Ty) and isinstance(b, Ty) and a == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, SList) and a.tag is not b.tag:
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(static_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(static_equal(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _number(value):
+    return isinstance(value, (bool, int, float, complex, np.number, np.bool_)) and not isinstance(value, np.ndarray)
+
+
+def join_ty(a, b):
+    """One type for two run-time values that meet (a variable assigned in both branches)."""
+    if a == b:
+        return a
+    if a.is_array != b.is_array and (a.shape == () or b.shape == ()):
+        scalar = b if a.is_array else a
+        return join_ty(Ty(a.dtype, None, scalar.pytype), Ty(b.dtype, None, scalar.pytype))
+    if a.is_array != b.is_array:
+        array, scalar = (a, b) if a.is_array else (b, a)
+        raise JoinError(f"an array of shape {array.shape} on one path and a {scalar.pytype.__name__} on "
+                        "the other")
+    dtype = np.promote_types(a.dtype, b.dtype)
+    if not a.is_array:
+        if a.pytype in (bool, int, float, complex) and b.pytype in (bool, int, float, complex):
+            pytype = {"b": bool, "i": int, "u": int, "f": float, "c": complex}[dtype.kind]
+        else:
+            pytype = dtype.type
+        return Ty(dtype, None, pytype)
+    if a.ndim != b.ndim:
+        raise JoinError(f"an array of {a.ndim} dimensions on one path and of {b.ndim} on the other")
+    shape = tuple(x if x == y else None for x, y in zip(a.shape, b.shape))
+    layout = a.layout if a.layout == b.layout else "A"
+    return Ty(dtype, shape, np.ndarray, layout)
+
+
+def ty_of_static(value):
+    if isinstance(value, np.ndarray):
+        return Ty(value.dtype, value.shape, np.ndarray, "C")
+    return ty_of(value)
+
+
+def template(value):
+    """`value` with every run-time leaf replaced by its type."""
+    if isinstance(value, Dyn):
+        return value.ty
+    if isinstance(value, SList):
+        return SList([template(v) for v in value], value.depth, value.tag)
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(template(v) for v in value)
+    return value
+
+
+def join(a, b):
+    """Template (Ty leaves) of the value a variable holds after paths giving `a` or `b` meet."""
+    if a is UNDEFINED:
+        return template(b)
+    if b is UNDEFINED:
+        return template(a)
+    if isinstance(a, (Dyn, Ty)) or isinstance(b, (Dyn, Ty)):
+        ta = a.ty if isinstance(a, Dyn) else a
+        tb = b.ty if isinstance(b, Dyn) else b
+        if ta is None:                # None placeholder meets a run-time value
+            return tb if isinstance(tb, Ty) else _static_ty(tb, a, b)
+        if tb is None:
+            return ta if isinstance(ta, Ty) else _static_ty(ta, a, b)
+        return join_ty(_static_ty(ta, a, b), _static_ty(tb, a, b))
+    if static_equal(a, b):
+        return a
+    if _number(a) and _number(b):
+        return join_ty(ty_of_static(a), ty_of_static(b))
+    if isinstance(a, SList) and isinstance(b, SList) and a.tag is b.tag and len(a) == len(b):
+        return SList([join(x, y) for x, y in zip(a, b)], a.depth, a.tag)
+    if isinstance(a, tuple) and isinstance(b, tuple) and not hasattr(a, "_fields") and len(a) == len(b):
+        return tuple(join(x, y) for x, y in zip(a, b))
+    if isinstance(a, DynList) and isinstance(b, DynList) and a.tag is b.tag:
+        out = DynList(a.name, a.tag, a.length if a.length == b.length else None)
+        da, db = getattr(a, "delta", None), getattr(b, "delta", None)
+        out.delta = da if da == db else None
+        return out
+    if a is None and (isinstance(b, np.ndarray) or _number(b)) or \
+            b is None and (isinstance(a, np.ndarray) or _number(a)):
+        return ty_of_static(a if b is None else b)      # None is a placeholder never read
+    raise JoinError(f"{_describe(a)} and {_describe(b)}")
+
+
+def _static_ty(t, a, b):
+    if isinstance(t, Ty):
+        return t
+    if _number(t) or isinstance(t, np.ndarray):
+        return ty_of_static(t)
+    raise JoinError(f"{_describe(a)} and {_describe(b)}")
+
+
+def _describe(value):
+    if isinstance(value, Dyn):
+        t = value.ty
+        return f"an array of shape {t.shape}" if t.is_array else f"a {t.pytype.__name__}"
+    if isinstance(value, Ty):
+        return f"an array of shape {value.shape}" if value.is_array else f"a {value.pytype.__name__}"
+    if value is None:
+        return "None"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return repr(value)[:40]
+
+
+def leaves_of(value, out):
+    """Run-time leaves of an abstract value, in order."""
+    if isinstance(value, Dyn):
+        out.append(value)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            leaves_of(v, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            leaves_of(v, out)
+    return out
+
+
+# -- NumPy functions by primitive name, for type rules ------------------------------------------
+UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "square", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+         "arctan", "arcsin", "arccos", "absolute", "expit", "sign", "floor", "ceil", "rint", "trunc",
+         "isnan", "isinf", "isfinite", "negative", "positive", "logical_not", "invert", "round"}
+BINARY = {"add", "subtract", "multiply", "divide", "power", "mod", "floor_divide", "less", "less_equal",
+          "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or", "bitwise_and",
+          "bitwise_or", "bitwise_xor", "maximum", "minimum", "arctan2", "builtin_max", "builtin_min"}
+UFUNC = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.true_divide,
+         "power": np.power, "mod": np.mod, "floor_divide": np.floor_divide, "less": np.less,
+         "less_equal": np.less_equal, "greater": np.greater, "greater_equal": np.greater_equal,
+         "equal": np.equal, "not_equal": np.not_equal, "logical_and": np.logical_and,
+         "logical_or": np.logical_or, "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
+         "bitwise_xor": np.bitwise_xor, "maximum": np.maximum, "minimum": np.minimum,
+         "arctan2": np.arctan2, "builtin_max": np.maximum, "builtin_min": np.minimum,
+         "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt,
+         "square": np.square, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
+         "sinh": np.sinh, "cosh": np.cosh, "arctan": np.arctan, "arcsin": np.arcsin, "arccos": np.arccos,
+         "absolute": np.absolute, "expit": scipy.special.expit, "sign": np.sign, "floor": np.floor,
+         "ceil": np.ceil, "rint": np.rint, "trunc": np.trunc, "isnan": np.isnan, "isinf": np.isinf,
+         "isfinite": np.isfinite, "negative": np.negative, "positive": np.positive,
+         "logical_not": np.logical_not, "invert": np.invert, "round": np.round, "where": np.where}
+REDUCTIONS = {"sum", "mean", "prod", "max", "min", "any", "all", "argmax", "argmin", "count_nonzero"}
+_BINOP_PRIM = {gast.Add: "add", gast.Sub: "subtract", gast.Mult: "multiply", gast.Div: "divide",
+               gast.Pow: "power", gast.Mod: "mod", gast.FloorDiv: "floor_divide", gast.MatMult: "matmul",
+               gast.BitAnd: "bitwise_and", gast.BitOr: "bitwise_or", gast.BitXor: "bitwise_xor"}
+_BINOP_FN = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+             gast.Div: operator.truediv, gast.Pow: operator.pow, gast.Mod: operator.mod,
+             gast.FloorDiv: operator.floordiv, gast.MatMult: operator.matmul, gast.BitAnd: operator.and_,
+             gast.BitOr: operator.or_, gast.BitXor: operator.xor, gast.LShift: operator.lshift,
+             gast.RShift: operator.rshift}
+_CMP_PRIM = {gast.Lt: "less", gast.LtE: "less_equal", gast.Gt: "greater", gast.GtE: "greater_equal",
+             gast.Eq: "equal", gast.NotEq: "not_equal"}
+_CMP_FN = {gast.Lt: operator.lt, gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
+           gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Is: operator.is_, gast.IsNot: operator.is_not,
+           gast.In: lambda a, b: a in b, gast.NotIn: lambda a, b: a not in b}
+# Builtins that only look at the structure of containers, never at run-time leaves.
+_STRUCTURAL = {zip, enumerate, tuple, list, dict, len, reversed, iter, next, range, sorted, set, frozenset,
+               getattr, hasattr, id, repr, str, print}
+_STRUCTURAL_IDS = set()       # filled below with the pytree functions
+_CONTAINER_METHODS = {"append", "pop", "extend", "insert", "copy", "get", "keys", "values", "items", "index",
+                      "count", "update", "setdefault"}
+_SIZE_OF_STATIC_CREATION = {"zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
+                            "full_like", "arange", "linspace", "eye", "identity"}
+
+
+def _int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+# -- the source of every function we inline, normalized once ---------------------------------------
+_PROGRAM = None
+_TREES = {}
+
+
+def _program():
+    global _PROGRAM
+    if _PROGRAM is None:
+        _PROGRAM = Program()
+    return _PROGRAM
+
+
+def normalized(source):
+    """(FunctionSource, normalized gast FunctionDef) of a function, cached."""
+    key = id(source.python_function) if source.python_function is not None else id(source)
+    hit = _TREES.get(key)
+    if hit is not None and hit[0] is (source.python_function or source):
+        return hit[1], hit[2]
+    try:
+        checked, fn = prepare(source, _program())
+    except TransformError:
+        # a helper s2s cannot differentiate (it raises, writes in place...) still specializes:
+        # its own tree, names looked up in its own globals
+        checked = parse.FunctionSource(tree=source.tree, filename=source.filename, globals=source.globals,
+                                       closure=source.closure, qualname=source.qualname,
+                                       python_function=source.python_function)
+        checked.raw = True
+        fn = source.tree
+    _TREES[key] = (source.python_function or source, checked, fn)
+    return checked, fn
+
+
+def function_source(fn):
+    return _program().function_source(fn)
+
+
+# -- the specializer --------------------------------------------------------------------------------
+class Frame:
+    __slots__ = ("source", "env", "stmt", "defs")
+
+    def __init__(self, source, env):
+        self.source, self.env, self.stmt = source, env, None
+        self.defs = {}          # name -> the statement that last assigned it (to place errors)
+
+
+class LoopContext:
+    def __init__(self, mode, depth, phis=None):
+        self.mode = mode            # "loop" or "unroll"
+        self.depth = depth
+        self.phis = phis or {}      # var -> instantiated phi value (loop mode)
+        self.breaks = []            # envs at residual `break`s
+        self.frame = None
+
+
+class Specialized:
+    """The result: parameter names, residual body, output template, readable name."""
+
+    def __init__(self, name, params, body, output, namer):
+        self.name = name
+        self.params = params
+        self.body = body
+        self.output = output        # abstract value of the result
+        self.namer = namer
+
+
+class Specializer:
+    def __init__(self, reserved=()):
+        self.namer = normalize.Namer(set(reserved) | {"np", "numba", "prange", "math"})
+        self.block = []
+        self.frames = []
+        self.loops = []
+        self.depth = 0
+        self.unroll_nodes = set()   # loops that needed unrolling once: don't try loop mode again
+        self.list_elems = {}        # DynList tag -> element template
+        self.defs = {}              # residual name -> the operation that made it
+
+    # -- entry -------------------------------------------------------------------------------------
+    def specialize(self, python_function, args, param_names=None):
+        """Residual code of `python_function` called with abstract `args` (Dyn leaves)."""
+        source = parse.function(python_function)
+        checked, fn = normalized(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                result = self.call_source(checked, fn, list(args), {})
+        leaves = leaves_of(result, [])
+        self.block.append(Return(leaves))
+        prune(self.block)
+        return Specialized(fn.name, param_names, self.block, result, self.namer)
+
+    def fresh(self, base):
+        return self.namer.fresh(base or "tmp")
+
+    # -- errors --------------------------------------------------------------------------------------
+    def where(self):
+        """(FunctionSource, statement) of every active frame, innermost last."""
+        return tuple((f.source, f.stmt) for f in self.frames)
+
+    def error(self, message, suggestion=None):
+        return located_error(self.where(), message, suggestion)
+
+    # -- emitting ---------------------------------------------------------------------------------
+    def emit(self, stmt):
+        if getattr(stmt, "where", None) is None:
+            stmt.where = self.where()
+        self.block.append(stmt)
+
+    def op(self, op, args, ty, hint="tmp", **params):
+        name = self.fresh(hint)
+        expr = E(op, list(args), params)
+        self.emit(Assign(name, expr, ty))
+        self.defs[name] = expr
+        return Dyn(name, ty)
+
+    def broadcast_source(self, x):
+        """(source array, added leading axes) when `x` is only a broadcast copy of another array."""
+        expr = self.defs.get(x.name) if isinstance(x, Dyn) else None
+        if expr is not None and expr.op == "ew" and expr.params.get("fn") == "positive" and \
+                isinstance(expr.args[0], Dyn) and expr.args[0].ty.is_array:
+            src = expr.args[0]
+            return src, x.ty.ndim - src.ty.ndim
+        return x, 0
+
+    def atom(self, value, dtype=None):
+        """A residual atom for an abstract value (Dyn, or a constant)."""
+        if isinstance(value, Dyn):
+            return value
+        if isinstance(value, Ty):
+            raise AssertionError("type template used as a value")
+        if isinstance(value, (DynList, DynRange, MethodRef)):
+            raise self.error(f"jit cannot use {value!r} as a value here")
+        if isinstance(value, np.ndarray) or _number(value) or value is None or isinstance(value, (str, np.dtype)):
+            return Const(value, dtype)
+        if isinstance(value, (tuple, list)) and not has_dyn(value):
+            return Const(tuple(value), dtype)
+        if isinstance(value, type) and issubclass(value, np.generic):
+            return Const(value)
+        raise self.error(f"jit cannot use {_describe(value)} as a run-time value")
+
+    # -- calls -------------------------------------------------------------------------------------
+    def call_source(self, source, fn, args, kwargs):
+        if len(self.frames) > INLINE_DEPTH:
+            raise self.error(f"calls nest more than {INLINE_DEPTH} deep in {source.name}: recursion on a run-time "
+                             "value cannot be compiled", "Make the argument that ends the recursion static: "
+                                                         "s2s.jit(f, static_argnums=...)")
+        params = [a.id for a in fn.args.args]
+        defaults = fn.args.defaults
+        env = {}
+        if len(args) > len(params):
+            raise self.error(f"{source.name} takes {len(params)} argument(s), {len(args)} given")
+        for p, v in zip(params, args):
+            env[p] = v
+        for k, v in kwargs.items():
+            if k not in params:
+                raise self.error(f"{source.name} has no parameter {k!r}")
+            env[k] = v
+        frame = Frame(source, env)
+        self.frames.append(frame)
+        try:
+            for i, p in enumerate(params):
+                if p not in env:
+                    j = i - (len(params) - len(defaults))
+                    if j < 0:
+                        raise self.error(f"{source.name} is missing the argument {p!r}")
+                    env[p] = self.eval(defaults[j], frame)
+            for k in list(env):
+                env[k] = self.own(env[k])
+            try:
+                self.exec_block(fn.body, frame)
+            except _Return as ret:
+                return ret.value
+            return None
+        finally:
+            self.frames.pop()
+
+    def own(self, value):
+        """Lists reaching a frame become SLists made at the current depth (once)."""
+        if isinstance(value, SList) or not isinstance(value, (list, tuple, dict)):
+            return value
+        if isinstance(value, list):
+            return SList([self.own(v) for v in value], self.depth)
+        if isinstance(value, tuple) and not hasattr(value, "_fields"):
+            return tuple(self.own(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.own(v) for k, v in value.items()}
+        return value
+
+    def call_value(self, fn, args, kwargs, hint=None):
+        """Call anything: a primitive, a user function (inlined), a static builtin."""
+        if isinstance(fn, MethodRef):
+            return self.call_method(fn, args, kwargs, hint)
+        if hasattr(fn, "__s2s__") and not isinstance(fn, types.FunctionType) or (
+                isinstance(fn, types.FunctionType) and hasattr(fn, "__s2s__")):
+            fn = getattr(fn.__s2s__, "numpy_function", None) or fn.__s2s__.function
+        if isinstance(fn, functools.partial):
+            return self.call_value(fn.func, list(fn.args) + list(args), {**fn.keywords, **kwargs}, hint)
+        rule = SPECIAL.get(id(fn))
+        if rule is not None:
+            return rule(self, args, kwargs)
+        prim = primitives.lookup(fn)
+        if prim is not None and (prim.name in RULES or not _is_s2s_helper(fn)):
+            return self.call_primitive(prim, fn, args, kwargs, hint)
+        if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+            return self.call_value(fn.__func__, [fn.__self__] + list(args), kwargs, hint)
+        if isinstance(fn, types.FunctionType) and (prim is not None or _is_user_function(fn)):
+            source = function_source(fn)
+            checked, tree = normalized(source)
+            return self.call_source(checked, tree, list(args), kwargs)
+        if not has_dyn(args) and not has_dyn(kwargs):
+            return self.static_call(fn, args, kwargs)
+        if fn in _STRUCTURAL or id(fn) in _STRUCTURAL_IDS:
+            return self.static_call(fn, args, kwargs)
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, (list, dict)) and getattr(fn, "__name__", "") in _CONTAINER_METHODS:
+            return self.static_call(fn, args, kwargs)     # list.append(x) and the like
+        if isinstance(fn, type) and issubclass(fn, np.generic):
+            (x,) = args
+            return self.cast(x, np.dtype(fn), fn)
+        label = getattr(fn, "__qualname__", None) or repr(fn)
+        raise self.error(f"jit cannot compile a call of `{label}` on run-time values")
+
+    def static_call(self, fn, args, kwargs):
+        try:
+            return self.own(fn(*args, **kwargs))
+        except (TransformError, NeedUnroll, NeedDynList, JoinError):
+            raise
+        except Exception as err:
+            raise self.error(f"{type(err).__name__}: {err}") from err
+
+    def call_lifted(self, callee, args, kwargs):
+        checked, tree = normalized(callee.function)
+        return self.call_source(checked, tree, args, kwargs)
+
+    def call_primitive(self, prim, impl, args, kwargs, hint=None):
+        if not has_dyn(args) and not has_dyn(kwargs):
+            value = self.static_call(impl, args, kwargs)
+            if isinstance(value, np.ndarray) and value.size > STATIC_ARRAY_LIMIT and \
+                    prim.name in _SIZE_OF_STATIC_CREATION:
+                return self.create_array(prim.name, impl, args, kwargs, value)
+            return value
+        rule = RULES.get(prim.name)
+        if rule is None:
+            raise self.error(f"jit has no compiled version of `{prim.name}` yet")
+        try:
+            slots = prim.bind(args, kwargs)
+        except TypeError as err:
+            raise self.error(f"{prim.name}: {err}") from None
+        return rule(self, slots, impl, hint=hint)
+
+    def call_method(self, ref, args, kwargs, hint=None):
+        obj, name = ref.obj, ref.name
+        if isinstance(obj, DynList):
+            return self.list_method(obj, name, args, kwargs)
+        found = primitives.method(name)
+        if found is None:
+            if name == "item" and isinstance(obj, Dyn):
+                return self.item(obj)
+            if name == "tolist" and isinstance(obj, Dyn):
+                raise self.error("jit cannot compile `.tolist()`")
+            raise self.error(f"jit cannot compile the method `.{name}()` of an array")
+        prim, signature = found
+        try:
+            bound = signature.bind(obj, *args, **kwargs)
+        except TypeError as err:
+            raise self.error(f".{name}(): {err}") from None
+        bound.apply_defaults()
+        slots = dict(bound.arguments)
+        rule = RULES.get(prim.name)
+        if rule is None:
+            raise self.error(f"jit has no compiled version of `.{name}()` yet")
+        impl = getattr(np.ndarray, name, None)
+        return rule(self, slots, impl, hint=hint)
+
+    def item(self, x):
+        if not x.ty.is_array:
+            return x
+        if x.ty.size != 1:
+            raise self.error("`.item()` of an array with more than one element")
+        flat = self.reshape(x, (1,))
+        return self.getitem(flat, (0,))
+
+    # -- list methods --------------------------------------------------------------------------------
+    def list_method(self, lst, name, args, kwargs):
+        if name == "append":
+            (value,) = args
+            self.list_append(lst, value)
+            return None
+        if name == "pop":
+            if args and not (len(args) == 1 and args[0] in (-1,)):
+                raise self.error("jit compiles `list.pop()` only from the end")
+            return self.list_pop(lst)
+        if name == "copy":
+            return self.list_copy(lst)
+        raise self.error(f"jit cannot compile `list.{name}` on a list kept at run time")
+
+    def list_append(self, lst, value):
+        old = self.list_elems.get(lst.tag, NO_ITEMS)
+        if old is NO_ITEMS:
+            new = template(value)
+        else:
+            try:
+                new = join(old, value)
+            except JoinError as err:
+                raise self.unstable(f"a list gets items of different types: {err}") from None
+        if old is NO_ITEMS:
+            self.list_elems[lst.tag] = new
+        elif not static_equal(old, new):
+            self.list_elems[lst.tag] = new
+            if not self.loops or all(loop.mode != "loop" for loop in self.loops):
+                raise self.error("jit cannot compile a list whose items change type")
+            raise _Restart()
+        self.emit(Append(lst.name, self.pack(value, new)))
+        _grow(lst, 1)
+
+    def pack(self, value, tmpl):
+        """An atom holding the run-time leaves of `value`, cast to the types of `tmpl`."""
+        leaves = []
+        self._pack(value, tmpl, leaves)
+        if len(leaves) == 1 and isinstance(tmpl, Ty):
+            return leaves[0]
+        ty = Ty(np.float64, None, tuple)
+        return self.op("tuple", leaves, ty, "item")
+
+    def _pack(self, value, tmpl, out):
+        if isinstance(tmpl, Ty):
+            out.append(self.coerce(value, tmpl))
+        elif isinstance(tmpl, tuple):
+            if not isinstance(value, tuple) or len(value) != len(tmpl):
+                raise self.unstable("a list gets items of different structures")
+            for v, t in zip(value, tmpl):
+                self._pack(v, t, out)
+
+    def list_pop(self, lst):
+        tmpl = self.list_elems.get(lst.tag, NO_ITEMS)
+        if tmpl is NO_ITEMS:
+            raise self.error("jit cannot pop from a list that nothing is appended to")
+        if lst.length == 0:
+            raise self.error("pop from an empty list")
+        _grow(lst, -1)
+        if isinstance(tmpl, Ty):
+            return self.op("pop", [Dyn(lst.name, None)], tmpl, lst.name.replace("_tape", "") or "item")
+        packed = self.op("pop", [Dyn(lst.name, None)], Ty(np.float64, None, tuple), "item")
+        counter = iter(range(10 ** 6))
+        return self._unpack(packed, tmpl, counter)
+
+    def _unpack(self, packed, tmpl, counter):
+        if isinstance(tmpl, Ty):
+            k = next(counter)
+            return self.op("tuple_get", [packed], tmpl, "item", index=k)
+        if isinstance(tmpl, tuple):
+            return tuple(self._unpack(packed, t, counter) for t in tmpl)
+        return tmpl
+
+    def list_copy(self, lst):
+        name = self.fresh(lst.name)
+        self.emit(Assign(name, E("list_copy", [Dyn(lst.name, None)]), None))
+        out = DynList(name, object(), lst.length)
+        out.delta = None
+        if lst.tag in self.list_elems:
+            self.list_elems[out.tag] = self.list_elems[lst.tag]
+        return out
+
+    def unstable(self, message):
+        if self.loops and self.loops[-1].mode == "loop":
+            return NeedUnroll(message)
+        return self.error(f"jit cannot compile this: {message}")
+
+    # -- statements -----------------------------------------------------------------------------------
+    def exec_block(self, stmts, frame):
+        """Run statements; returns "break" if a static break left the block."""
+        for stmt in stmts:
+            frame.stmt = stmt
+            status = self.exec_stmt(stmt, frame)
+            if status == "break":
+                return "break"
+        return None
+
+    def exec_stmt(self, stmt, frame):
+        kind = type(stmt).__name__
+        handler = getattr(self, "stmt_" + kind, None)
+        if handler is None:
+            raise self.error(f"jit cannot compile a `{kind}` statement")
+        return handler(stmt, frame)
+
+    def stmt_Expr(self, stmt, frame):
+        if isinstance(stmt.value, gast.Constant):
+            return None                 # docstring or comment marker
+        self.eval(stmt.value, frame)
+        return None
+
+    def stmt_Pass(self, stmt, frame):
+        return None
+
+    def stmt_Assign(self, stmt, frame):
+        target = stmt.targets[0]
+        if isinstance(target, gast.Name):
+            frame.defs[target.id] = stmt
+        hint = target.id if isinstance(target, gast.Name) else None
+        value = self.eval(stmt.value, frame, hint)
+        for target in stmt.targets:
+            self.assign(target, value, frame)
+        return None
+
+    def stmt_AnnAssign(self, stmt, frame):
+        if stmt.value is not None:
+            self.assign(stmt.target, self.eval(stmt.value, frame, getattr(stmt.target, "id", None)), frame)
+        return None
+
+    def stmt_AugAssign(self, stmt, frame):
+        target = stmt.target
+        load = nodes_load(target)
+        value = self.binop(type(stmt.op), self.eval(load, frame), self.eval(stmt.value, frame),
+                           getattr(target, "id", None))
+        self.assign(target, value, frame)
+        return None
+
+    def assign(self, target, value, frame):
+        if isinstance(target, gast.Name):
+            if isinstance(value, Dyn) and value.ty is not None and value.ty.is_array is False and False:
+                pass
+            frame.env[target.id] = value
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            items = self.unpack(value, len(target.elts))
+            for t, v in zip(target.elts, items):
+                self.assign(t, v, frame)
+        elif isinstance(target, gast.Subscript):
+            container = self.eval(target.value, frame)
+            index = self.eval_index(target.slice, frame)
+            if isinstance(container, Dyn):
+                self.setitem(container, index, value, add=False)
+            elif isinstance(container, (list, dict)) and not isinstance(container, DynList):
+                if has_dyn(index):
+                    raise self.unstable("a list or dict written at a run-time index")
+                self.check_mutation(container)
+                container[index] = value
+            else:
+                raise self.error(f"jit cannot assign into {_describe(container)}")
+        elif isinstance(target, gast.Starred):
+            raise self.error("jit cannot compile starred assignment")
+        else:
+            raise self.error(f"jit cannot assign to `{type(target).__name__}`")
+
+    def unpack(self, value, n):
+        if isinstance(value, Dyn):
+            if value.ty.is_array and value.ty.shape and value.ty.shape[0] == n:
+                return [self.getitem(value, (k,)) for k in range(n)]
+            raise self.error(f"cannot unpack {_describe(value)} into {n} names")
+        if isinstance(value, DynList):
+            if value.length != n:
+                raise self.error(f"cannot unpack a run-time list into {n} names")
+            return [self.list_getitem(value, k) for k in range(n)]
+        try:
+            items = list(value)
+        except TypeError:
+            raise self.error(f"cannot unpack {_describe(value)}") from None
+        if len(items) != n:
+            raise self.error(f"cannot unpack {len(items)} values into {n} names")
+        return items
+
+    def stmt_Return(self, stmt, frame):
+        value = None if stmt.value is None else self.eval(stmt.value, frame, "out")
+        raise _Return(value)
+
+    def stmt_Raise(self, stmt, frame):
+        exc = self.eval(stmt.exc, frame) if stmt.exc is not None else RuntimeError("raise")
+        if has_dyn(exc):
+            raise self.error("jit cannot compile `raise` with run-time values")
+        raise exc
+
+    def stmt_Assert(self, stmt, frame):
+        test = self.eval(stmt.test, frame)
+        if not has_dyn(test) and not test:
+            raise AssertionError(self.eval(stmt.msg, frame) if stmt.msg is not None else "")
+        return None
+
+    def stmt_Break(self, stmt, frame):
+        loop = self.loops[-1] if self.loops else None
+        if loop is not None and loop.mode == "loop" and loop.frame is frame:
+            loop.breaks.append(self.snapshot())
+            for update in self._phi_updates(loop, frame.env):
+                self.emit(update)
+            self.emit(Break())
+        return "break"
+
+    def stmt_Continue(self, stmt, frame):
+        raise self.error("jit cannot compile `continue` here")
+
+    # -- state of every frame, for branches and loop passes ------------------------------------------
+    def snapshot(self):
+        memo = {}
+        return [copy_env(f.env, memo) for f in self.frames]
+
+    def restore(self, snap):
+        memo = {}
+        for f, env in zip(self.frames, snap):
+            f.env = copy_env(env, memo)
+
+    # -- if ------------------------------------------------------------------------------------------
+    def stmt_If(self, stmt, frame):
+        test = self.eval(stmt.test, frame)
+        if not isinstance(test, Dyn):
+            return self.exec_block(stmt.body if self.truth(test) else stmt.orelse, frame)
+        cond = self.truth_dyn(test)
+        if isinstance(stmt.test, gast.Name) and stmt.test.id in frame.defs:
+            frame.stmt = frame.defs[stmt.test.id]      # the line computing the test is the `if` line
+        return self.dynamic_if(cond, stmt.body, stmt.orelse, frame)
+
+    def dynamic_if(self, cond, body, orelse, frame):
+        loop = self.loops[-1] if self.loops else None
+        start = self.snapshot()
+        at_if = frame.stmt
+        blocks, states, statuses = [], [], []
+        for branch in (body, orelse):
+            self.restore(start)
+            saved, self.block = self.block, []
+            try:
+                status = self.exec_block(branch, frame)
+            except _Return:
+                raise self.error("jit cannot compile a `return` inside an `if` on a run-time value here",
+                                 "Assign the result to a variable and return once at the end") from None
+            finally:
+                blocks.append(self.block)
+                self.block = saved
+            states.append(self.snapshot())
+            statuses.append(status)
+        frame.stmt = at_if                 # errors below are about the `if` itself
+        if "break" in statuses and not (loop and loop.mode == "loop" and loop.frame is frame):
+            raise self.error("a `break` depends on a run-time value in a loop that must be unrolled",
+                             "Use s2s.lax.while_loop, or give the loop values of one type in every iteration")
+        self.emit(If(cond, blocks[0], blocks[1]))
+        if statuses[0] == "break" and statuses[1] == "break":
+            self.restore(states[0])
+            return "break"
+        if statuses[0] == "break" or statuses[1] == "break":
+            self.restore(states[1] if statuses[0] == "break" else states[0])
+            return None
+        merged = [self.merge([a, b], blocks) for a, b in zip(states[0], states[1])]
+        for f, env in zip(self.frames, merged):
+            f.env = env
+        return None
+
+    def merge(self, envs, blocks):
+        """One environment after branches: variables that differ get a join variable assigned
+        at the end of each branch."""
+        out = {}
+        lists = {}
+        names = list(envs[0]) + [k for k in envs[1] if k not in envs[0]]
+        for var in names:
+            values = [env.get(var, UNDEFINED) for env in envs]
+            if static_equal(values[0], values[1]):
+                out[var] = values[0]
+                continue
+            try:
+                tmpl = join(values[0], values[1])
+            except JoinError as err:
+                raise self.error(
+                    f"jit cannot compile this `if` on a run-time value: after it, `{var}` is {err}",
+                    "Make both branches give the same type, use s2s.lax.cond(pred, true_fun, false_fun, "
+                    "*operands), or make the value the branch tests static (jit(f, static_argnums=...))") from None
+            if isinstance(tmpl, DynList):
+                out[var] = tmpl
+                continue
+            if isinstance(tmpl, SList) and tmpl.tag in lists:
+                out[var] = lists[tmpl.tag]
+                continue
+            if not has_ty(tmpl):
+                out[var] = tmpl
+                continue
+            value = self.instantiate(tmpl, var)
+            if isinstance(value, SList):
+                lists[value.tag] = value
+            for env, block in zip(envs, blocks):
+                saved, self.block = self.block, block
+                try:
+                    self.assign_value(value, env.get(var, UNDEFINED))
+                finally:
+                    self.block = saved
+            out[var] = value
+        return out
+
+    def instantiate(self, tmpl, base):
+        if isinstance(tmpl, Ty):
+            return Dyn(self.fresh(base), tmpl)
+        if isinstance(tmpl, SList):
+            return SList([self.instantiate(t, base) for t in tmpl], tmpl.depth, tmpl.tag)
+        if isinstance(tmpl, tuple) and not hasattr(tmpl, "_fields"):
+            return tuple(self.instantiate(t, base) for t in tmpl)
+        return tmpl
+
+    def assign_value(self, target, value):
+        """Residual assignments making the Dyn leaves of `target` hold `value`."""
+        if isinstance(target, Dyn):
+            src = self.coerce(value, target.ty)
+            self.emit(Assign(target.name, E("copy", [src]), target.ty))
+        elif isinstance(target, (tuple, list)):
+            if value is None or value is UNDEFINED:
+                parts = [UNDEFINED] * len(target)
+            else:
+                parts = list(value)
+            for t, v in zip(target, parts):
+                self.assign_value(t, v)
+
+    def coerce(self, value, ty):
+        """An atom of type `ty` from an abstract value (casting, or a placeholder for None)."""
+        if value is None or value is UNDEFINED:
+            return self.placeholder(ty)
+        if isinstance(value, Dyn):
+            if value.ty.dtype != ty.dtype:
+                return self.cast(value, ty.dtype, ty.pytype)
+            if ty.is_array and not value.ty.is_array:
+                raise self.error(f"jit cannot store a scalar where an array is expected")
+            if not ty.is_array and value.ty.is_array:          # a 0-d array joins scalars
+                return self.getitem(value, ())
+            return value
+        if _number(value):
+            if ty.is_array:
+                raise self.error(f"jit cannot store the number {value!r} where an array is expected")
+            return Const(value, ty.dtype)
+        if isinstance(value, np.ndarray):
+            return Const(value.astype(ty.dtype, copy=False))
+        raise self.error(f"jit cannot use {_describe(value)} where {ty} is expected")
+
+    def placeholder(self, ty):
+        if ty.is_array:
+            return self.op("empty", [], ty.with_(layout="C"), "placeholder", shape=(0,) * ty.ndim,
+                           dtype=ty.dtype)
+        return Const(0, ty.dtype)
+
+    def truth(self, value):
+        if isinstance(value, DynList):
+            if value.length is None:
+                raise self.error("jit cannot test a run-time list's emptiness")
+            return value.length > 0
+        return bool(value)
+
+    def truth_dyn(self, value):
+        ty = value.ty
+        if ty.is_array:
+            if ty.size == 1:
+                return self.truth_dyn(self.item(value))
+            raise self.error(
+                "the truth value of an array with more than one element is ambiguous",
+                "Use a.any() or a.all(), or s2s.lax.cond for a branch on an array")
+        if ty.dtype != np.bool_:
+            return self.ew("not_equal", operator.ne, [value, 0], "nonzero")
+        return value
+
+    # -- loops ---------------------------------------------------------------------------------------
+    def stmt_For(self, stmt, frame):
+        iterable = self.eval(stmt.iter, frame)
+        rng = self.as_range(iterable)
+        if rng is None:
+            return self.unrolled_for(stmt, frame, self.static_items(iterable))
+        trips = self.static_trips(rng)
+        if trips is not None and (trips <= 1 or id(stmt) in self.unroll_nodes):
+            if trips > UNROLL_LIMIT:
+                raise self.error(f"this loop must be unrolled but runs {trips} times")
+            return self.unrolled_for(stmt, frame, list(range(rng.start, rng.stop, rng.step)))
+        try:
+            return self.loop_mode(stmt, frame, rng, trips)
+        except (NeedUnroll, TransformError) as why:
+            if trips is None:
+                if isinstance(why, TransformError):
+                    raise
+                raise self.error(f"jit cannot compile this loop: {why}",
+                                 "Keep the values the loop carries one type in every iteration, or make "
+                                 "its trip count static (jit(f, static_argnums=...)) so it can be unrolled") from None
+            if trips > UNROLL_LIMIT:
+                raise self.error(f"jit cannot compile this loop ({why}) and it runs {trips} times, "
+                                 "too many to unroll") from None
+            _debug("for loop unrolled:", why)
+            self.unroll_nodes.add(id(stmt))
+            return self.unrolled_for(stmt, frame, list(range(rng.start, rng.stop, rng.step)))
+
+    def static_items(self, iterable):
+        if isinstance(iterable, Dyn):
+            if iterable.ty.is_array and iterable.ty.shape and iterable.ty.shape[0] is not None:
+                return [self.getitem(iterable, (k,)) for k in range(iterable.ty.shape[0])]
+            raise self.error("jit cannot iterate over this run-time value")
+        if isinstance(iterable, DynList):
+            if iterable.length is None:
+                raise self.error("jit cannot iterate over a run-time list here")
+            return [self.list_getitem(iterable, k) for k in range(iterable.length)]
+        if isinstance(iterable, DynRange):
+            raise self.error("jit cannot unroll a range with run-time bounds here")
+        try:
+            return list(iterable)
+        except TypeError:
+            raise self.error(f"jit cannot iterate over {_describe(iterable)}") from None
+
+    def as_range(self, it):
+        if isinstance(it, range):
+            return DynRange(it.start, it.stop, it.step)
+        if isinstance(it, DynRange):
+            return it
+        return None
+
+    def static_trips(self, rng):
+        if all(_int(v) for v in (rng.start, rng.stop, rng.step)):
+            return len(range(rng.start, rng.stop, rng.step))
+        return None
+
+    def unrolled_for(self, stmt, frame, items):
+        loop = LoopContext("unroll", self.depth)
+        loop.frame = frame
+        self.loops.append(loop)
+        try:
+            for item in items:
+                self.assign(stmt.target, item, frame)
+                if self.exec_block(stmt.body, frame) == "break":
+                    return None
+        finally:
+            self.loops.pop()
+        if stmt.orelse:
+            self.exec_block(stmt.orelse, frame)
+        return None
+
+    def stmt_While(self, stmt, frame):
+        test = self.eval(stmt.test, frame)
+        if not isinstance(test, Dyn) and not self.truth(test):
+            return self.exec_block(stmt.orelse, frame) if stmt.orelse else None
+        reason = "it needs static values"
+        if id(stmt) not in self.unroll_nodes:
+            try:
+                return self.loop_mode(stmt, frame, None, None)
+            except (NeedUnroll, TransformError) as why:
+                reason = str(why)
+                _debug("while loop unrolled:", reason)
+                self.unroll_nodes.add(id(stmt))
+        loop = LoopContext("unroll", self.depth)
+        loop.frame = frame
+        self.loops.append(loop)
+        try:
+            for _ in range(UNROLL_LIMIT):
+                test = self.eval(stmt.test, frame)
+                if isinstance(test, Dyn):
+                    raise self.error(f"jit cannot compile this `while` loop: {reason}")
+                if not self.truth(test):
+                    return None
+                if self.exec_block(stmt.body, frame) == "break":
+                    return None
+        finally:
+            self.loops.pop()
+        raise self.error(f"this `while` loop must be unrolled ({reason}) and runs more than {UNROLL_LIMIT} times")
+
+    def loop_mode(self, stmt, frame, rng, trips):
+        """Compile a loop as a loop: carried variables become phi variables, assigned before the
+        loop and at the end of the body, iterated until their types are stable."""
+        start_state = self.snapshot()
+        try:
+            return self._loop_mode(stmt, frame, rng, trips)
+        except BaseException:
+            self.restore(start_state)          # a loop that must be unrolled starts from here again
+            raise
+
+    def _loop_mode(self, stmt, frame, rng, trips):
+        is_for = rng is not None
+        assigned = stored_names(stmt.body) | (stored_names([stmt.target]) if is_for else set())
+        start_state = self.snapshot()
+        frame_index = self.frames.index(frame)
+        env0 = start_state[frame_index]
+        phis = {}                  # var -> template
+        convert = set()            # tags of SLists that become run-time lists
+        outer = self.block
+        for _attempt in range(16):
+            self.restore(start_state)
+            pre, body = [], []
+            self.block = pre
+            try:
+                self.convert_lists(convert)
+                lengths = self.open_lists()
+                values = {v: self.instantiate(t, v) for v, t in phis.items()}
+                for v, value in values.items():
+                    self.assign_value(value, frame.env.get(v, UNDEFINED))
+                    frame.env[v] = value
+                if is_for:
+                    bounds = [self.atom(rng.start), self.atom(rng.stop), self.atom(rng.step)]
+                    index = Dyn(self.fresh(getattr(stmt.target, "id", "i")), Ty(np.int64, None, int))
+                self.block = body
+                loop = LoopContext("loop", self.depth + 1, values)
+                loop.frame = frame
+                self.loops.append(loop)
+                self.depth += 1
+                status = None
+                try:
+                    if is_for:
+                        self.assign(stmt.target, index, frame)
+                    else:
+                        test = self.eval(stmt.test, frame)
+                        if isinstance(test, Dyn):
+                            cond = self.truth_dyn(test)
+                            done = self.ew("logical_not", operator.not_, [cond], "done")
+                            loop.breaks.append(self.snapshot())
+                            self.emit(If(done, self._phi_updates(loop, frame.env) + [Break()], []))
+                        elif not self.truth(test):
+                            self.stmt_Break(None, frame)
+                            status = "break"
+                    if status is None:
+                        status = self.exec_block(stmt.body, frame)
+                except NeedDynList as need:
+                    if need.lst.depth < self.depth - 1:
+                        raise
+                    convert.add(need.lst.tag)
+                    continue
+                except _Restart:
+                    if self.depth > 1:
+                        raise
+                    continue
+                finally:
+                    self.depth -= 1
+                    self.loops.pop()
+                ends = [state[frame_index] for state in loop.breaks]
+                if status != "break":
+                    ends.append(frame.env)
+                new, changed = dict(phis), False
+                for var in sorted(assigned | set(phis)):
+                    current = phis.get(var)
+                    head = env0.get(var, UNDEFINED) if current is None else values[var]
+                    if current is None and all(static_equal(head, end.get(var, UNDEFINED)) for end in ends):
+                        continue
+                    merged = template(head)
+                    try:
+                        for end in ends:
+                            merged = join(merged, end.get(var, UNDEFINED))
+                    except JoinError as err:
+                        raise NeedUnroll(f"`{var}` is {err} in different iterations") from None
+                    if current is None and not has_ty(merged):
+                        if isinstance(merged, DynList) or head is UNDEFINED:
+                            continue
+                        raise NeedUnroll(f"`{var}` changes from one iteration to the next")
+                    if current is None or not static_equal(current, merged):
+                        new[var] = merged
+                        changed = True
+                if changed:
+                    phis = new
+                    continue
+                if status != "break":
+                    body.extend(self._phi_updates(loop, frame.env))
+                self.close_lists(lengths, trips if is_for and not loop.breaks else None)
+                self.block = outer
+                for s in pre:
+                    self.emit(s)
+                if is_for:
+                    self.emit(For(index.name, *bounds, body, self.where()))
+                else:
+                    self.emit(While(Const(True), body, self.where()))
+                frame.env.update(values)
+                return None
+            finally:
+                self.block = outer
+        raise NeedUnroll("the types of the values it carries do not settle")
+
+    def _phi_updates(self, loop, env):
+        """Assignments making each phi variable hold its value in `env` (end of an iteration)."""
+        saved, self.block = self.block, []
+        try:
+            for var, phi in loop.phis.items():
+                value = env.get(var, UNDEFINED)
+                if static_equal(phi, value):
+                    continue
+                self.assign_value(phi, value)
+            return self.block
+        finally:
+            self.block = saved
+
+    def all_values(self):
+        """Every abstract value reachable from the frames (for list bookkeeping)."""
+        seen = set()
+        out = []
+
+        def walk(v):
+            if id(v) in seen:
+                return
+            seen.add(id(v))
+            out.append(v)
+            if isinstance(v, (list, tuple)):
+                for x in v:
+                    walk(x)
+            elif isinstance(v, dict):
+                for x in v.values():
+                    walk(x)
+
+        for f in self.frames:
+            for v in f.env.values():
+                walk(v)
+        return out
+
+    def open_lists(self):
+        """Entering a loop body: run-time list lengths become unknown; count appends instead."""
+        lengths = {}
+        for v in self.all_values():
+            if isinstance(v, DynList):
+                lengths.setdefault(v.tag, v.length)
+                v.length, v.delta = None, 0
+        return lengths
+
+    def close_lists(self, lengths, trips):
+        for v in self.all_values():
+            if isinstance(v, DynList) and v.tag in lengths:
+                start, delta = lengths[v.tag], getattr(v, "delta", None)
+                v.length = start + trips * delta if None not in (start, delta, trips) else None
+                v.delta = None
+
+    def convert_lists(self, tags):
+        """Replace the SLists with these tags, in every frame, by run-time lists created here."""
+        if not tags:
+            return
+        made = {}
+
+        def walk(value):
+            if isinstance(value, SList) and value.tag in tags:
+                if value.tag not in made:
+                    made[value.tag] = self.new_dynlist(value)
+                return made[value.tag]
+            if isinstance(value, list):
+                value[:] = [walk(v) for v in value]
+                return value
+            if isinstance(value, tuple) and not hasattr(value, "_fields"):
+                return tuple(walk(v) for v in value)
+            if isinstance(value, dict):
+                for k in value:
+                    value[k] = walk(value[k])
+                return value
+            return value
+
+        for f in self.frames:
+            for k in list(f.env):
+                self._list_name = k
+                f.env[k] = walk(f.env[k])
+
+    def new_dynlist(self, items):
+        name = self.fresh(getattr(self, "_list_name", None) or "items")
+        tag = items.tag
+        tmpl = self.list_elems.get(tag, NO_ITEMS)
+        for item in items:
+            try:
+                tmpl = template(item) if tmpl is NO_ITEMS else join(tmpl, item)
+            except JoinError as err:
+                raise NeedUnroll(f"a list holds items of different types: {err}") from None
+        if tmpl is not NO_ITEMS:
+            self.list_elems[tag] = tmpl
+        packed = [self.pack(item, tmpl) for item in items]
+        self.emit(Assign(name, E("list", packed), None))
+        out = DynList(name, tag, len(items))
+        out.delta = None
+        return out
+
+    def check_mutation(self, lst):
+        if isinstance(lst, SList) and lst.depth < self.depth:
+            raise NeedDynList(lst)
+        if isinstance(lst, dict) and self.depth > 0 and self.loops and self.loops[-1].mode == "loop":
+            raise NeedUnroll("a dict is written in the loop")
+
+    # -- expressions ---------------------------------------------------------------------------------
+    def eval(self, node, frame, hint=None):
+        method = getattr(self, "eval_" + type(node).__name__, None)
+        if method is None:
+            raise self.error(f"jit cannot compile the expression `{type(node).__name__}`")
+        return method(node, frame, hint)
+
+    def eval_Constant(self, node, frame, hint):
+        return node.value
+
+    def eval_Name(self, node, frame, hint):
+        env = frame.env
+        if node.id in env:
+            value = env[node.id]
+            if value is UNDEFINED:
+                raise self.error(f"`{node.id}` is used before it is assigned")
+            return value
+        source = frame.source
+        values = _program().binder.values
+        if node.id in values and not getattr(source, "raw", False):
+            return self.own(values[node.id]) if isinstance(values[node.id], list) else values[node.id]
+        if node.id in source.closure:
+            return source.closure[node.id]
+        if node.id in source.globals:
+            return source.globals[node.id]
+        if hasattr(builtins, node.id):
+            return getattr(builtins, node.id)
+        raise self.error(f"name `{node.id}` is not defined")
+
+    def eval_Tuple(self, node, frame, hint):
+        return tuple(self.elements(node.elts, frame))
+
+    def eval_List(self, node, frame, hint):
+        return SList(self.elements(node.elts, frame), self.depth)
+
+    def eval_Set(self, node, frame, hint):
+        items = self.elements(node.elts, frame)
+        if has_dyn(items):
+            raise self.error("jit cannot put run-time values in a set")
+        return set(items)
+
+    def elements(self, elts, frame):
+        out = []
+        for e in elts:
+            if isinstance(e, gast.Starred):
+                out.extend(self.static_items(self.eval(e.value, frame)))
+            else:
+                out.append(self.eval(e, frame))
+        return out
+
+    def eval_Dict(self, node, frame, hint):
+        out = {}
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                out.update(self.eval(v, frame))
+            else:
+                key = self.eval(k, frame)
+                if has_dyn(key):
+                    raise self.error("jit cannot use a run-time value as a dict key")
+                out[key] = self.eval(v, frame)
+        return out
+
+    def eval_JoinedStr(self, node, frame, hint):
+        parts = []
+        for v in node.values:
+            if isinstance(v, gast.Constant):
+                parts.append(str(v.value))
+            else:
+                value = self.eval(v.value, frame)
+                if has_dyn(value):
+                    parts.append(f"<{_describe(value)}>")
+                else:
+                    spec = self.eval(v.format_spec, frame) if v.format_spec is not None else ""
+                    parts.append(format(value, spec))
+        return "".join(parts)
+
+    def eval_Attribute(self, node, frame, hint):
+        base = self.eval(node.value, frame)
+        return self.getattr(base, node.attr, hint)
+
+    def getattr(self, base, attr, hint=None):
+        if isinstance(base, Dyn):
+            ty = base.ty
+            if attr == "shape":
+                return self.shape_of(base)
+            if attr == "ndim":
+                return ty.ndim
+            if attr == "dtype":
+                return ty.dtype
+            if attr == "size":
+                n = ty.size
+                return n if n is not None else self.op("size", [base], Ty(np.int64, None, int), "size")
+            if attr == "itemsize":
+                return ty.dtype.itemsize
+            if attr == "T":
+                return self.transpose(base, None, hint)
+            if attr in ("real",):
+                if ty.dtype.kind != "c":
+                    return base
+                raise self.error("jit does not compile complex numbers yet")
+            if attr == "imag" and ty.dtype.kind != "c":
+                return self.zeros(ty.shape, ty.dtype) if ty.is_array else Const(0, ty.dtype).value
+            return MethodRef(base, attr)
+        if isinstance(base, DynList):
+            return MethodRef(base, attr)
+        if isinstance(base, SList) and attr in ("append", "pop", "extend", "insert", "remove", "clear"):
+            self.check_mutation(base)
+        try:
+            return getattr(base, attr)
+        except AttributeError as err:
+            raise self.error(str(err)) from None
+
+    def shape_of(self, x):
+        dims = []
+        for k, d in enumerate(x.ty.shape or ()):
+            if d is None:
+                dims.append(self.op("dim", [x], Ty(np.int64, None, int), "n", axis=k))
+            else:
+                dims.append(d)
+        return tuple(dims)
+
+    def eval_Subscript(self, node, frame, hint):
+        base = self.eval(node.value, frame)
+        index = self.eval_index(node.slice, frame)
+        return self.subscript(base, index, hint)
+
+    def eval_index(self, node, frame):
+        if isinstance(node, gast.Slice):
+            parts = [None if p is None else self.eval(p, frame) for p in (node.lower, node.upper, node.step)]
+            if any(isinstance(p, Dyn) for p in parts):
+                return DynSlice(*parts)
+            return slice(*parts)
+        if isinstance(node, gast.Tuple):
+            return tuple(self.eval_index(e, frame) for e in node.elts)
+        return self.eval(node, frame)
+
+    def subscript(self, base, index, hint=None):
+        if isinstance(base, Dyn):
+            return self.getitem(base, index if isinstance(index, tuple) else (index,), hint)
+        if isinstance(base, DynList):
+            if isinstance(index, Dyn) or _int(index):
+                return self.list_getitem(base, index)
+            raise self.error("jit cannot slice a run-time list")
+        if isinstance(base, DynRange):
+            raise self.error("jit cannot index a run-time range")
+        if has_dyn(index):
+            if isinstance(index, Dyn) and isinstance(base, (tuple, list)) and not isinstance(base, DynList):
+                return self.dynamic_pick(base, index)
+            if isinstance(base, range) and isinstance(index, DynSlice):
+                return self.slice_range(base, index)
+            raise self.unstable("a container indexed by a run-time value")
+        try:
+            value = base[index]
+        except Exception as err:
+            raise self.error(f"{type(err).__name__}: {err}") from None
+        if isinstance(base, range) and isinstance(value, range):
+            return value
+        return value
+
+    def dynamic_pick(self, items, index):
+        """`items[i]` with a run-time i: allowed when every item has the same type."""
+        if not items:
+            raise self.error("index into an empty sequence")
+        tys = [template(v) for v in items]
+        if not all(isinstance(t, Ty) and t == tys[0] for t in tys) and not all(
+                _number(v) for v in items):
+            raise self.unstable("a container of differently typed items indexed by a run-time value")
+        ty = tys[0] if isinstance(tys[0], Ty) else ty_of_static(items[0])
+        atoms = [self.coerce(v, ty) for v in items]
+        packed = self.op("tuple", atoms, Ty(np.float64, None, tuple), "items")
+        return self.op("tuple_get_dyn", [packed, index], ty, "item")
+
+    def slice_range(self, rng, sl):
+        """range(a, b, c)[:n] with a run-time bound: DynRange (steps of 1 only)."""
+        if rng.step != 1 or sl.start is not None or sl.step is not None:
+            raise self.error("jit compiles only `range(...)[:n]` slices of ranges")
+        stop = self.call_value(min, [sl.stop, rng.stop], {}) if rng.stop is not None else sl.stop
+        stop = self.binop(gast.Add, self.binop(gast.Sub, stop, 0), rng.start) if False else stop
+        if rng.start != 0:
+            stop = self.binop(gast.Add, stop, rng.start)
+        return DynRange(rng.start, stop, 1)
+
+    def list_getitem(self, lst, index):
+        tmpl = self.list_elems.get(lst.tag, NO_ITEMS)
+        if tmpl is NO_ITEMS:
+            raise self.error("jit cannot read from a list that nothing is appended to")
+        if _int(index) and index < 0:
+            if lst.length is None:
+                index = self.binop(gast.Add, self.op("len", [Dyn(lst.name, None)], Ty(np.int64, None, int), "n"),
+                                   index)
+            else:
+                index = lst.length + index
+        if isinstance(tmpl, Ty):
+            return self.op("list_get", [Dyn(lst.name, None), self.atom(index)], tmpl, "item")
+        packed = self.op("list_get", [Dyn(lst.name, None), self.atom(index)], Ty(np.float64, None, tuple), "item")
+        return self._unpack(packed, tmpl, iter(range(10 ** 6)))
+
+    def eval_Call(self, node, frame, hint):
+        callee = getattr(node, "s2s", None)
+        if callee is not None and callee.kind == "user" and callee.function is not None and \
+                callee.function.python_function is None:
+            from ..ast_passes import operations
+            op = operations.operation(node)
+            args = [self.eval(a, frame) for a in op.args]
+            kwargs = {k: self.eval(v, frame) for k, v in op.keywords.items()}
+            return self.call_lifted(callee, args, kwargs)
+        fn = self.eval(node.func, frame)
+        args = self.elements(node.args, frame)
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                kwargs.update(self.eval(kw.value, frame))
+            else:
+                kwargs[kw.arg] = self.eval(kw.value, frame)
+        return self.call_value(fn, args, kwargs, hint)
+
+    def eval_BinOp(self, node, frame, hint):
+        left = self.eval(node.left, frame)
+        right = self.eval(node.right, frame)
+        return self.binop(type(node.op), left, right, hint)
+
+    def binop(self, op, left, right, hint=None):
+        if not isinstance(left, Dyn) and not isinstance(right, Dyn):
+            if isinstance(left, np.ndarray) and has_dyn(right) or isinstance(right, np.ndarray) and has_dyn(left):
+                raise self.error("jit cannot combine an array with a container of run-time values")
+            if not (has_dyn(left) or has_dyn(right)) or isinstance(left, (tuple, list, str)):
+                try:
+                    return self.own(_BINOP_FN[op](left, right))
+                except (TransformError, NeedUnroll):
+                    raise
+                except Exception as err:
+                    raise self.error(f"{type(err).__name__}: {err}") from None
+        name = _BINOP_PRIM.get(op)
+        if name is None:
+            raise self.error(f"jit cannot compile the operator {op.__name__} on run-time values")
+        prim = primitives.by_name(name)
+        return RULES[name](self, {"x": left, "y": right}, _BINOP_FN[op], hint=hint)
+
+    def eval_UnaryOp(self, node, frame, hint):
+        value = self.eval(node.operand, frame)
+        op = type(node.op)
+        if not isinstance(value, Dyn):
+            if has_dyn(value):
+                raise self.error("jit cannot apply an operator to a container of run-time values")
+            return {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
+                    gast.Invert: operator.invert}[op](value)
+        if op is gast.Not:
+            return self.ew("logical_not", operator.not_, [self.truth_dyn(value)], hint or "not")
+        name = {gast.USub: "negative", gast.UAdd: "positive", gast.Invert: "invert"}[op]
+        fn = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Invert: operator.invert}[op]
+        return self.ew(name, fn, [value], hint or name)
+
+    def eval_Compare(self, node, frame, hint):
+        left = self.eval(node.left, frame)
+        result = True
+        for op, comp in zip(node.ops, node.comparators):
+            right = self.eval(comp, frame)
+            value = self.compare(type(op), left, right, hint)
+            result = value if result is True else self.logical_and(result, value)
+            if result is False:
+                return False
+            left = right
+        return result
+
+    def compare(self, op, left, right, hint=None):
+        if op in (gast.Is, gast.IsNot):
+            same = self._is(left, right)
+            return same if op is gast.Is else not same
+        if op in (gast.In, gast.NotIn):
+            if has_dyn(left) and not isinstance(right, (tuple, list, set, dict)):
+                raise self.error("jit cannot test membership of a run-time value")
+            if has_dyn(left) or has_dyn(right):
+                raise self.error("jit cannot test membership with run-time values")
+            return _CMP_FN[op](left, right)
+        if isinstance(left, Dyn) or isinstance(right, Dyn):
+            return self.ew(_CMP_PRIM[op], _CMP_FN[op], [left, right], hint or "test")
+        if has_dyn(left) or has_dyn(right):
+            if op in (gast.Eq, gast.NotEq) and isinstance(left, tuple) and isinstance(right, tuple):
+                if len(left) != len(right):
+                    return op is gast.NotEq
+                result = True
+                for a, b in zip(left, right):
+                    same = self.compare(gast.Eq, a, b)
+                    result = same if result is True else self.logical_and(result, same)
+                    if result is False:
+                        break
+                if op is gast.NotEq:
+                    return (not result) if not isinstance(result, Dyn) else self.ew(
+                        "logical_not", operator.not_, [result], "test")
+                return result
+            raise self.error("jit cannot compare containers of run-time values")
+        try:
+            return _CMP_FN[op](left, right)
+        except Exception as err:
+            raise self.error(f"{type(err).__name__}: {err}") from None
+
+    def _is(self, a, b):
+        if isinstance(a, Dyn) or isinstance(b, Dyn):
+            if isinstance(a, Dyn) and isinstance(b, Dyn):
+                return a.name == b.name
+            return False
+        return a is b
+
+    def logical_and(self, a, b):
+        if not isinstance(a, Dyn):
+            return b if self.truth(a) else a
+        if not isinstance(b, Dyn):
+            return a if self.truth(b) else b
+        return self.ew("logical_and", np.logical_and, [self.truth_dyn(a), self.truth_dyn(b)], "both")
+
+    def eval_BoolOp(self, node, frame, hint):
+        is_and = isinstance(node.op, gast.And)
+        result = self.eval(node.values[0], frame)
+        for value_node in node.values[1:]:
+            if not isinstance(result, Dyn):
+                if bool(self.truth(result)) != is_and:
+                    return result
+                result = self.eval(value_node, frame)
+                continue
+            other = self.eval(value_node, frame)
+            if not isinstance(other, Dyn) and not _number(other):
+                raise self.error("jit compiles `and`/`or` on run-time values only between numbers")
+            fn = np.logical_and if is_and else np.logical_or
+            a = self.truth_dyn(result)
+            b = self.truth_dyn(other) if isinstance(other, Dyn) else bool(other)
+            result = self.ew("logical_and" if is_and else "logical_or", fn, [a, b], hint or "test")
+        return result
+
+    def eval_IfExp(self, node, frame, hint):
+        test = self.eval(node.test, frame)
+        if not isinstance(test, Dyn):
+            return self.eval(node.body if self.truth(test) else node.orelse, frame, hint)
+        cond = self.truth_dyn(test)
+        values, blocks = [], []
+        for branch in (node.body, node.orelse):
+            saved, self.block = self.block, []
+            try:
+                values.append(self.eval(branch, frame, hint))
+            finally:
+                blocks.append(self.block)
+                self.block = saved
+        envs = [{"choice": v} for v in values]
+        merged = self.merge(envs, blocks)
+        self.emit(If(cond, blocks[0], blocks[1]))
+        return merged["choice"]
+
+    def eval_Lambda(self, node, frame, hint):
+        raise self.error("jit cannot compile a lambda here")
+
+    # comprehensions: run over static iterables
+    def eval_ListComp(self, node, frame, hint):
+        return SList(self.comprehension(node.generators, frame, lambda f: self.eval(node.elt, f)), self.depth)
+
+    def eval_GeneratorExp(self, node, frame, hint):
+        # a list, so that `has_dyn` sees run-time items (sum(...), tuple(...) take lists alike)
+        return SList(self.comprehension(node.generators, frame, lambda f: self.eval(node.elt, f)), self.depth)
+
+    def eval_SetComp(self, node, frame, hint):
+        items = self.comprehension(node.generators, frame, lambda f: self.eval(node.elt, f))
+        if has_dyn(items):
+            raise self.error("jit cannot put run-time values in a set")
+        return set(items)
+
+    def eval_DictComp(self, node, frame, hint):
+        pairs = self.comprehension(node.generators, frame,
+                                   lambda f: (self.eval(node.key, f), self.eval(node.value, f)))
+        return dict(pairs)
+
+    def comprehension(self, generators, frame, element):
+        inner = Frame(frame.source, dict(frame.env))
+        inner.stmt = frame.stmt
+        out = []
+
+        def run(k):
+            if k == len(generators):
+                out.append(element(inner))
+                return
+            gen = generators[k]
+            for item in self.static_items(self.eval(gen.iter, inner)):
+                self.assign(gen.target, item, inner)
+                ok = True
+                for cond in gen.ifs:
+                    test = self.eval(cond, inner)
+                    if isinstance(test, Dyn):
+                        raise self.error("jit cannot filter a comprehension on a run-time value")
+                    if not self.truth(test):
+                        ok = False
+                        break
+                if ok:
+                    run(k + 1)
+
+        self.frames.append(inner)
+        try:
+            run(0)
+        finally:
+            self.frames.pop()
+        return out
+
+    # -- operations on run-time values --------------------------------------------------------
+    def unit(self, value):
+        if isinstance(value, Dyn):
+            return value.ty.unit()
+        if isinstance(value, np.ndarray):
+            return np.zeros((), value.dtype)
+        return value
+
+    def ew(self, name, impl, args, hint="tmp"):
+        """An elementwise operation (ufunc, operator, math function) on run-time values."""
+        for a in args:
+            if not (isinstance(a, Dyn) or _number(a) or isinstance(a, np.ndarray)):
+                raise self.error(f"jit cannot apply `{name}` to {_describe(a)}")
+        units = [self.unit(a) for a in args]
+        fn = impl if impl is not None else UFUNC[name]
+        try:
+            r = fn(*units)
+        except Exception as err:
+            raise self.error(f"{name}: {type(err).__name__}: {err}") from None
+        if isinstance(r, np.ndarray) and r.ndim == 0:
+            r = r[()]
+        shapes = [a.ty.shape if isinstance(a, Dyn) else a.shape for a in args
+                  if (isinstance(a, Dyn) and a.ty.is_array) or isinstance(a, np.ndarray)]
+        shape = broadcast_shapes(shapes, self) if shapes else ()
+        if shape != ():
+            ty = Ty(np.result_type(r), shape, np.ndarray, "C")
+        else:                  # NumPy gives a scalar when no operand has a dimension
+            ty = Ty(np.result_type(r), None, type(r))
+        if name in ("divide",) and all(np.result_type(u).kind in "iub" for u in units):
+            compute = np.dtype(np.float64)
+        else:
+            try:
+                compute = np.result_type(*units)
+            except TypeError:
+                compute = ty.dtype
+        atoms = []
+        for a in args:
+            if isinstance(a, Dyn):
+                if not a.ty.is_array and a.ty.dtype != compute and compute.kind in "fc" and name not in ("where",):
+                    a = self.cast(a, compute, compute.type)
+                atoms.append(a)
+            elif isinstance(a, np.ndarray):
+                atoms.append(_dyn(self, a))
+            else:
+                atoms.append(Const(a, compute if name not in ("power",) or compute.kind in "fc" else None))
+        return self.op("ew", atoms, ty, hint, fn=name)
+
+    def cast(self, x, dtype, pytype=None):
+        dtype = np.dtype(dtype)
+        if isinstance(x, Dyn):
+            if x.ty.dtype == dtype and (pytype is None or x.ty.pytype is pytype or x.ty.is_array):
+                return x
+            if x.ty.is_array:
+                return self.op("astype", [x], x.ty.with_(dtype=dtype, layout="C"), "cast", dtype=dtype)
+            return self.op("cast", [x], Ty(dtype, None, pytype or dtype.type), "cast", dtype=dtype)
+        if _number(x):
+            return (pytype or dtype.type)(x)
+        if isinstance(x, np.ndarray):
+            return x.astype(dtype)
+        raise self.error(f"jit cannot cast {_describe(x)}")
+
+    def as_array_value(self, x):
+        """A Dyn for x; static arrays and numbers become constants of the residual code."""
+        return x
+
+    def reduce(self, kind, a, axis=None, keepdims=False, dtype=None, hint="tmp"):
+        if dtype is not None:
+            a = self.cast(a, dtype)
+        if not isinstance(a, Dyn):
+            raise self.error(f"jit cannot reduce {_describe(a)}")
+        ty = a.ty
+        if not ty.is_array:
+            arr = self.op("asarray0", [a], Ty(ty.dtype, (), np.ndarray, "C"), "a")
+            a, ty = arr, arr.ty
+        ndim = ty.ndim
+        if axis is None:
+            axes = tuple(range(ndim))
+        else:
+            axes = axis if isinstance(axis, tuple) else (axis,)
+            if has_dyn(axes):
+                raise self.error(f"jit needs the axis of `{kind}` known; it is a run-time value")
+            try:
+                axes = tuple(sorted(int(k) % ndim if ndim else 0 for k in axes))
+            except TypeError:
+                raise self.error(f"bad axis {axis!r}") from None
+        with np.errstate(all="ignore"):
+            small = np.ones((1,) * ndim, ty.dtype)
+            fn = getattr(np, kind)
+            if kind in ("argmax", "argmin") and keepdims is False:
+                r = fn(small, axis=axis)
+            else:
+                r = fn(small, axis=axis, keepdims=keepdims)
+        if kind in ("argmax", "argmin") and axis is None:
+            axes = tuple(range(ndim))
+        shape = tuple(d for k, d in enumerate(ty.shape) if k not in axes) if not keepdims else tuple(
+            1 if k in axes else d for k, d in enumerate(ty.shape))
+        rd = np.result_type(r)
+        if not shape and not keepdims:
+            out_ty = Ty(rd, None, type(np.asarray(r)[()]) if not isinstance(r, np.generic) else type(r))
+        else:
+            out_ty = Ty(rd, shape, np.ndarray, "C")
+        return self.op("reduce", [a], out_ty, hint or kind, kind=kind, axes=axes, keepdims=bool(keepdims))
+
+    def transpose(self, x, axes=None, hint=None):
+        ty = x.ty
+        if not ty.is_array or ty.ndim < 2:
+            return x
+        if axes is None:
+            axes = tuple(reversed(range(ty.ndim)))
+        axes = tuple(int(a) % ty.ndim for a in axes)
+        if axes == tuple(range(ty.ndim)):
+            return x
+        shape = tuple(ty.shape[a] for a in axes)
+        if ty.ndim == 2:
+            layout = {"C": "F", "F": "C"}.get(ty.layout, "A")
+        else:
+            layout = "A"
+        return self.op("transpose", [x], ty.with_(shape=shape, layout=layout), hint or f"{x.name}_T", axes=axes)
+
+    def reshape(self, x, shape, hint=None):
+        if not isinstance(x, Dyn):
+            return np.reshape(x, shape)
+        ty = x.ty
+        size = ty.size
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        if has_dyn(shape):
+            raise self.error("jit needs the new shape of `reshape` known when compiling")
+        if size is None:
+            raise self.error("jit needs the shape of the array being reshaped known")
+        if -1 in shape:
+            known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+            shape = tuple(size // known if d == -1 else d for d in shape)
+        if int(np.prod(shape, dtype=np.int64)) != size:
+            raise self.error(f"cannot reshape an array of size {size} into shape {shape}")
+        if not ty.is_array:
+            return self.op("asarray0", [x], Ty(ty.dtype, (), np.ndarray, "C"), "a") if shape == () else \
+                self.reshape(self.op("asarray0", [x], Ty(ty.dtype, (), np.ndarray, "C"), "a"), shape, hint)
+        if shape == ty.shape:
+            return x
+        return self.op("reshape", [x], Ty(ty.dtype, shape, np.ndarray, "C"), hint or x.name, shape=shape,
+                       contiguous=ty.layout == "C")
+
+    def getitem(self, x, index, hint=None):
+        ty = x.ty
+        if not ty.is_array:
+            if index in ((), (Ellipsis,)):
+                return x
+            raise self.error("jit cannot index a scalar")
+        parts = []
+        witness = []
+        dyn_shape = False
+        for part in index:
+            if isinstance(part, Dyn):
+                if part.ty.is_array:
+                    if part.ty.dtype == np.bool_:
+                        dyn_shape = True
+                    witness.append(np.zeros(tuple(1 if d is None else d for d in part.ty.shape), part.ty.dtype))
+                elif part.ty.dtype.kind in "iu":
+                    witness.append(0)
+                else:
+                    raise self.error("an index must be an integer")
+                parts.append(part)
+            elif isinstance(part, DynSlice):
+                dyn_shape = True
+                witness.append(slice(None))
+                parts.append(DynSlice(*(None if p is None else self.atom(p) for p in (part.start, part.stop,
+                                                                                       part.step))))
+            elif isinstance(part, np.ndarray):
+                witness.append(part)
+                parts.append(Const(part))
+            elif isinstance(part, (list, tuple)):
+                arr = np.asarray(part)
+                witness.append(arr)
+                parts.append(Const(arr))
+            elif part is None or part is Ellipsis or isinstance(part, slice) or _int(part):
+                witness.append(part)
+                parts.append(part)
+            elif isinstance(part, (bool, np.bool_)):
+                raise self.error("jit cannot index with a boolean scalar")
+            else:
+                raise self.error(f"jit cannot index with {_describe(part)}")
+        try:
+            out = ty.witness()[tuple(witness)]
+        except Exception as err:
+            raise self.error(f"{type(err).__name__}: {err}") from None
+        if isinstance(out, np.ndarray):
+            shape = list(out.shape)
+            if dyn_shape:
+                shape = [None if d is not None and _dyn_dim(parts, ty, k) else d for k, d in enumerate(shape)]
+                shape = _dynamic_dims(parts, ty, shape)
+            layout = _index_layout(parts, ty)
+            out_ty = Ty(ty.dtype, tuple(shape), np.ndarray, layout)
+        else:
+            out_ty = Ty(ty.dtype, None, type(out))
+        return self.op("getitem", [x], out_ty, hint or f"{x.name}_item", index=tuple(parts))
+
+    def setitem(self, x, index, value, add=False):
+        if not isinstance(index, tuple):
+            index = (index,)
+        parts = [self.index_atom(p) for p in index]
+        v = value
+        if isinstance(value, Dyn) and value.ty.dtype != x.ty.dtype:
+            v = self.cast(value, x.ty.dtype)
+        self.emit(SetItem(x.name, tuple(parts), self.atom(v, x.ty.dtype), add))
+
+    def index_atom(self, part):
+        if isinstance(part, Dyn):
+            return part
+        if isinstance(part, DynSlice):
+            return DynSlice(*(None if p is None else self.atom(p) for p in (part.start, part.stop, part.step)))
+        if isinstance(part, (list, tuple)):
+            return Const(np.asarray(part))
+        if isinstance(part, np.ndarray):
+            return Const(part)
+        return part
+
+    def fill(self, shape, dtype, value, hint="filled"):
+        """An array of one value: an elementwise op on a constant, so kernels fuse it."""
+        dtype = np.dtype(dtype)
+        ty = Ty(dtype, tuple(shape), np.ndarray, "C")
+        if ty.size == 0 or not shape:
+            return self.op("full", [], ty, hint, shape=tuple(shape), dtype=dtype, fill=value)
+        return self.op("ew", [Const(value, dtype)], ty, hint, fn="positive")
+
+    def zeros(self, shape, dtype, hint="zeros"):
+        shape = tuple(shape)
+        if any(isinstance(d, Dyn) for d in shape):
+            ty = Ty(dtype, tuple(None if isinstance(d, Dyn) else d for d in shape), np.ndarray, "C")
+            return self.op("zeros", [self.atom(d) for d in shape], ty, hint, dtype=np.dtype(dtype), dynamic=True)
+        return self.fill(shape, dtype, 0, hint)
+
+    def create_array(self, name, impl, args, kwargs, value):
+        """A big array built from constants: created at run time rather than baked in."""
+        ty = Ty(value.dtype, value.shape, np.ndarray, "C")
+        if name in ("zeros", "zeros_like"):
+            return self.fill(value.shape, value.dtype, 0, name)
+        if name in ("ones", "ones_like"):
+            return self.fill(value.shape, value.dtype, 1, name)
+        if name in ("empty", "empty_like"):
+            return self.op("empty", [], ty, name, shape=value.shape, dtype=value.dtype)
+        if name in ("full", "full_like") and np.all(value == value.flat[0]):
+            return self.fill(value.shape, value.dtype, value.flat[0].item(), name)
+        if name in ("eye", "identity") and value.ndim == 2:
+            k = 0 if name == "identity" else (kwargs.get("k", args[2] if len(args) > 2 else 0))
+            return self.op("eye", [], ty, name, shape=value.shape, dtype=value.dtype, k=int(k))
+        if name == "arange" and value.ndim == 1 and value.size > 1:
+            start = value[0].item()
+            step = (value[1] - value[0]).item()
+            return self.op("arange", [], ty, name, start=start, step=step, n=value.size, dtype=value.dtype)
+        return value
+
+
+def _grow(lst, n):
+    if lst.length is not None:
+        lst.length += n
+    if getattr(lst, "delta", None) is not None:
+        lst.delta += n
+
+
+class _Restart(Exception):
+    """A list's element type became known: run the loop body again."""
+
+
+def _debug(*parts):
+    if os.environ.get("S2S_JIT_DEBUG"):
+        print("[s2s.jit]", *parts)
+
+
+def has_ty(tmpl):
+    if isinstance(tmpl, Ty):
+        return True
+    if isinstance(tmpl, (tuple, SList)):
+        return any(has_ty(t) for t in tmpl)
+    return False
+
+
+def _dyn_dim(parts, ty, k):
+    return False
+
+
+def _dynamic_dims(parts, ty, shape):
+    """Dimensions that run-time slice bounds or boolean masks make unknown."""
+    out = list(shape)
+    k_out = 0
+    for part in parts:
+        if part is None:
+            k_out += 1
+        elif isinstance(part, DynSlice):
+            out[k_out] = None
+            k_out += 1
+        elif isinstance(part, slice):
+            k_out += 1
+        elif isinstance(part, Dyn) and part.ty.is_array:
+            if part.ty.dtype == np.bool_:
+                out[k_out] = None
+            k_out += part.ty.ndim if part.ty.dtype != np.bool_ else 1
+    return tuple(out)
+
+
+def _index_layout(parts, ty):
+    """'C' when NumPy (and Numba) give a contiguous view: integers first, then whole axes."""
+    if ty.layout != "C":
+        return "A"
+    seen_slice = False
+    for part in parts:
+        if part is None:
+            continue                 # a new axis keeps the layout (Numba agrees)
+        if _int(part) or (isinstance(part, Dyn) and not part.ty.is_array):
+            if seen_slice:
+                return "A"
+        elif isinstance(part, slice) and part == slice(None):
+            seen_slice = True
+        elif part is Ellipsis:
+            seen_slice = True
+        elif isinstance(part, Dyn) or isinstance(part, Const):
+            return "C"          # advanced indexing copies
+        else:
+            return "A"
+    return "C"
+
+
+def broadcast_shapes(shapes, spec):
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for k in range(ndim):
+        dims = [s[len(s) - ndim + k] for s in shapes if len(s) - ndim + k >= 0]
+        known = {d for d in dims if d is not None and d != 1}
+        if len(known) > 1:
+            raise spec.error(f"operands could not be broadcast together with shapes {shapes}")
+        if known:
+            out.append(known.pop())
+        elif None in dims:
+            out.append(None)
+        else:
+            out.append(1)
+    return tuple(out)
+
+
+def nodes_load(target):
+    import copy
+    node = copy.copy(target)
+    node.ctx = gast.Load()
+    return node
+
+
+def stored_names(stmts):
+    out = set()
+    for stmt in stmts:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                out.add(node.id)
+    return out
+
+
+def _is_s2s_helper(fn):
+    """A rule helper written in Python (inlined like user code)."""
+    return isinstance(fn, types.FunctionType) and (getattr(fn, "__module__", "") or "").startswith("s2s.")
+
+
+def _is_user_function(fn):
+    module = getattr(fn, "__module__", "") or ""
+    return not module.startswith(("numpy", "scipy", "math", "builtins", "functools", "operator", "numba",
+                                  "s2s.runtime.primitives.core", "s2s.runtime.primitives.structural",
+                                  "s2s.runtime.pytree"))
+
+
+def located_error(where, message, suggestion=None):
+    """TransformError at the innermost user line of `where` (frames of rule helpers skipped)."""
+    chosen = None
+    for source, stmt in reversed(where):
+        if source is None:
+            continue
+        if not _is_library_file(source.filename):
+            chosen = (source, stmt)
+            break
+    if chosen is None and where:
+        chosen = where[-1]
+    if chosen is None:
+        return TransformError(message, suggestion=suggestion)
+    source, stmt = chosen
+    filename, lineno, construct = user_line(source, getattr(stmt, "lineno", None))
+    return TransformError(message, filename=filename, lineno=lineno, function=source.qualname or source.name,
+                          construct=construct, suggestion=suggestion)
+
+
+def _is_library_file(filename):
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.abspath(filename).startswith(os.path.join(here, "runtime"))
+
+
+def user_line(source, lineno):
+    """(file, line, text) of a line; for s2s-generated files, the user's line its comment names."""
+    import linecache
+    filename = source.filename
+    text = linecache.getline(filename, lineno).strip() if lineno else ""
+    base = os.path.basename(filename)
+    from .module import cache_dir
+    if lineno and os.path.dirname(os.path.abspath(filename)) == os.path.abspath(cache_dir()):
+        for k in range(lineno - 1, 0, -1):
+            line = linecache.getline(filename, k).strip()
+            if line.startswith("def "):
+                break
+            if line.startswith("# ") and ":" in line:
+                head = line[2:].split(":", 2)
+                if len(head) == 3 and head[1].strip().isdigit():
+                    return head[0], int(head[1]), head[2].strip() + f"    (generated {base}:{lineno}: {text})"
+    return base, lineno, text
+
+
+from ..runtime import pytree as _pytree  # noqa: E402
+
+_STRUCTURAL_IDS.update(id(f) for f in (_pytree.tree_flatten, _pytree.tree_unflatten, _pytree.tree_leaves,
+                                       _pytree.tree_structure))
+
+
+# -- rules: primitives on run-time values ------------------------------------------------------------
+RULES = {}
+SPECIAL = {}          # id(python function) -> rule(spec, args, kwargs), replacing inlining
+_INLINED_PRIMITIVES = {"getitem_grad", "add_tree", "zeros_like_tree", "zero_cotangent", "dense", "match_dtype",
+                       "broadcast_like", "sequence_of", "fill_zeros", "concatenate_grad", "stack_grad",
+                       "hstack_grad", "vstack_grad", "einsum_cotangent", "container_grad_at"}
+
+
+def special(fn):
+    """Register a rule replacing calls of the Python function `fn` (instead of inlining it)."""
+    def register(rule_fn):
+        SPECIAL[id(fn)] = rule_fn
+        return rule_fn
+    return register
+
+
+def rule(*names):
+    def register(fn):
+        for name in names:
+            RULES[name] = fn
+        return fn
+    return register
+
+
+def _unary_rule(name):
+    def apply(spec, slots, impl, hint=None):
+        return spec.ew(name, impl if impl is not None and not isinstance(impl, type) else UFUNC[name],
+                       [slots["x"]], hint or spec.hint(name, slots["x"]))
+    return apply
+
+
+def _binary_rule(name):
+    def apply(spec, slots, impl, hint=None):
+        x, y = slots["x"], slots["y"]
+        if name in ("builtin_max", "builtin_min"):
+            impl = UFUNC[name]
+        return spec.ew(name, impl if impl is not None else UFUNC[name], [x, y], hint or spec.hint(name, x, y))
+    return apply
+
+
+for _n in UNARY:
+    RULES[_n] = _unary_rule(_n)
+for _n in BINARY:
+    RULES[_n] = _binary_rule(_n)
+
+
+def _hint(self, name, *args):
+    first = next((a for a in args if isinstance(a, Dyn)), None)
+    return f"{name}_{first.name}" if first is not None and len(first.name) < 12 else name
+
+
+Specializer.hint = _hint
+
+
+@rule("round")
+def _round(spec, slots, impl, hint=None):
+    if slots.get("decimals", 0) not in (0, None):
+        raise spec.error("jit compiles np.round only with decimals=0")
+    return spec.ew("rint", np.rint, [slots["x"]], hint or "rounded")
+
+
+@rule("matmul", "dot")
+def _matmul(spec, slots, impl, hint=None):
+    x = slots.get("x", slots.get("a"))
+    y = slots.get("y", slots.get("b"))
+    name = "matmul" if "x" in slots else "dot"
+    if not isinstance(x, Dyn) and not isinstance(y, Dyn):
+        return impl(x, y)
+    tx, ty_ = _ty(spec, x), _ty(spec, y)
+    if not tx.is_array or not ty_.is_array or tx.ndim == 0 or ty_.ndim == 0:
+        if name == "matmul":
+            raise spec.error("matmul of a scalar")
+        return spec.ew("multiply", operator.mul, [x, y], hint or "product")
+    with np.errstate(all="ignore"):
+        r = (np.matmul if name == "matmul" else np.dot)(tx.witness(), ty_.witness())
+    dtype = np.result_type(r)
+    x, y = spec.cast(_dyn(spec, x), dtype), spec.cast(_dyn(spec, y), dtype)
+    if isinstance(r, np.ndarray):
+        out_ty = Ty(dtype, r.shape, np.ndarray, "C")
+    else:
+        out_ty = Ty(dtype, None, type(r))
+    if name == "dot" and tx.ndim > 2 and ty_.ndim >= 2 or name == "dot" and ty_.ndim > 2:
+        raise spec.error("jit compiles np.dot of arrays with more than 2 dimensions only as matmul/einsum")
+    if (tx.ndim > 2 or ty_.ndim > 2 or dtype.kind not in "fc") and None not in tx.shape + ty_.shape:
+        return einsum(spec, _matmul_spec(tx.ndim, ty_.ndim), [x, y], hint or "product")
+    return spec.op("matmul", [x, y], out_ty, hint or "product")
+
+
+def _matmul_spec(nx, ny):
+    """The einsum subscripts of `x @ y` for operands of these dimensions (batch axes broadcast)."""
+    batch = "abcdefgh"[:max(nx, ny, 2) - 2]
+    left = (batch[len(batch) - (nx - 2):] if nx > 2 else "") + ("mk" if nx > 1 else "k")
+    right = (batch[len(batch) - (ny - 2):] if ny > 2 else "") + ("kn" if ny > 1 else "k")
+    out = batch + ("m" if nx > 1 else "") + ("n" if ny > 1 else "")
+    return f"{left},{right}->{out}"
+
+
+def _ty(spec, v):
+    if isinstance(v, Dyn):
+        return v.ty
+    if isinstance(v, np.ndarray):
+        return Ty(v.dtype, v.shape, np.ndarray, "C")
+    if _number(v):
+        return ty_of(v)
+    raise spec.error(f"jit cannot use {_describe(v)} as an array")
+
+
+def _dyn(spec, v):
+    """A Dyn for a value that may be a static array (bound as a module constant)."""
+    if isinstance(v, Dyn):
+        return v
+    if isinstance(v, np.ndarray):
+        return spec.op("const", [Const(v)], Ty(v.dtype, v.shape, np.ndarray, "C"), "const")
+    if _number(v):
+        t = ty_of(v)
+        return spec.op("copy", [Const(v, t.dtype)], t, "const")
+    raise spec.error(f"jit cannot use {_describe(v)} as an array")
+
+
+@rule("outer")
+def _outer(spec, slots, impl, hint=None):
+    a, b = _dyn(spec, slots["a"]), _dyn(spec, slots["b"])
+    a = spec.reshape(a, (-1,)) if a.ty.ndim != 1 else a
+    b = spec.reshape(b, (-1,)) if b.ty.ndim != 1 else b
+    col = spec.reshape(a, (a.ty.shape[0], 1))
+    return spec.ew("multiply", operator.mul, [col, b], hint or "outer")
+
+
+@rule("vdot", "inner")
+def _inner(spec, slots, impl, hint=None):
+    a, b = slots["a"], slots["b"]
+    ta, tb = _ty(spec, a), _ty(spec, b)
+    if impl is np.vdot:
+        a, b = spec.reshape(_dyn(spec, a), (-1,)), spec.reshape(_dyn(spec, b), (-1,))
+        return _matmul(spec, {"x": a, "y": b}, np.matmul, hint)
+    if ta.ndim == 0 or tb.ndim == 0:
+        return spec.ew("multiply", operator.mul, [a, b], hint or "inner")
+    if tb.ndim == 1:
+        return _matmul(spec, {"x": a, "y": b}, np.matmul, hint)
+    if tb.ndim == 2:
+        return _matmul(spec, {"x": a, "y": spec.transpose(_dyn(spec, b))}, np.matmul, hint)
+    return _einsum_call(spec, "...k,...k", [a, b], hint) if False else spec.error(
+        "jit compiles np.inner only for 1-d and 2-d second operands")
+
+
+@rule("tensordot")
+def _tensordot(spec, slots, impl, hint=None):
+    a, b, axes = _dyn(spec, slots["a"]), _dyn(spec, slots["b"]), slots["axes"]
+    if has_dyn(axes):
+        raise spec.error("jit needs the axes of np.tensordot known")
+    na, nb = a.ty.ndim, b.ty.ndim
+    if _int(axes):
+        a_axes, b_axes = list(range(na - axes, na)), list(range(axes))
+    else:
+        a_axes, b_axes = axes
+        a_axes = [a_axes] if _int(a_axes) else list(a_axes)
+        b_axes = [b_axes] if _int(b_axes) else list(b_axes)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    sa = list(letters[:na])
+    sb = list(letters[na:na + nb])
+    for i, j in zip(a_axes, b_axes):
+        sb[j % nb] = sa[i % na]
+    out = [c for k, c in enumerate(sa) if k not in [i % na for i in a_axes]] + \
+          [c for k, c in enumerate(sb) if k not in [j % nb for j in b_axes]]
+    return einsum(spec, "".join(sa) + "," + "".join(sb) + "->" + "".join(out), [a, b], hint or "tensordot")
+
+
+@rule("einsum")
+def _einsum(spec, slots, impl, hint=None):
+    subscripts = slots["subscripts"]
+    operands = list(slots["operands"])
+    if has_dyn(subscripts) or not isinstance(subscripts, str):
+        raise spec.error("jit needs the subscripts of np.einsum as a string known when compiling")
+    return einsum(spec, subscripts, operands, hint or "einsum")
+
+
+def einsum(spec, subscripts, operands, hint):
+    operands = [_dyn(spec, o) for o in operands]
+    terms, output, _ = adjoints._einsum_terms(subscripts, [o.ty.shape for o in operands])
+    # an operand that only broadcasts another array is read from that array (no copy)
+    for k, o in enumerate(operands):
+        src, added = spec.broadcast_source(o)
+        if src is not o and src.ty.dtype == o.ty.dtype and None not in src.ty.shape:
+            operands[k], terms[k] = src, terms[k][added:]
+    subscripts = ",".join(terms) + "->" + output
+    with np.errstate(all="ignore"):
+        r = np.einsum(subscripts, *[np.zeros(tuple(1 if d is None else d for d in o.ty.shape), o.ty.dtype)
+                                    for o in operands])
+    dtype = np.result_type(r)
+    operands = [spec.cast(o, dtype) for o in operands]
+    sizes = {}
+    for term, o in zip(terms, operands):
+        for c, n in zip(term, o.ty.shape):
+            if n is None:
+                raise spec.error("jit needs the shapes of np.einsum operands known")
+            if n != 1 or c not in sizes:
+                sizes[c] = max(sizes.get(c, 1), n)
+    if isinstance(r, np.ndarray) and r.ndim:
+        out_ty = Ty(dtype, r.shape, np.ndarray, "C")
+    else:
+        out_ty = Ty(dtype, None, type(np.asarray(r)[()]))
+    return spec.op("einsum", operands, out_ty, hint, terms=tuple(terms), output=output,
+                   sizes=tuple(sorted(sizes.items())))
+
+
+def _reduction_rule(kind):
+    def apply(spec, slots, impl, hint=None):
+        a = slots["a"]
+        if slots.get("out") is not None:
+            raise spec.error(f"jit cannot compile `{kind}(..., out=...)`")
+        if isinstance(a, (tuple, list)) and not isinstance(a, DynList):
+            a = _stack(spec, list(a), 0, "items")
+        if not isinstance(a, Dyn):
+            a = _dyn(spec, a)
+        if kind == "count_nonzero":
+            nz = spec.ew("not_equal", np.not_equal, [a, 0], "nonzero")
+            return spec.reduce("sum", nz, slots.get("axis"), slots.get("keepdims", False), hint=hint or "count")
+        return spec.reduce(kind, a, slots.get("axis"), slots.get("keepdims", False), slots.get("dtype"),
+                           hint=hint or spec.hint(kind, a))
+    return apply
+
+
+for _n in REDUCTIONS:
+    RULES[_n] = _reduction_rule(_n)
+
+
+@rule("builtin_sum")
+def _builtin_sum(spec, slots, impl, hint=None):
+    items = spec.static_items(slots["iterable"])
+    total = slots.get("start", 0)
+    for item in items:
+        total = spec.binop(gast.Add, total, item, hint or "total")
+    return total
+
+
+@rule("transpose")
+def _transpose(spec, slots, impl, hint=None):
+    axes = slots.get("axes")
+    if isinstance(axes, tuple) and len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    if has_dyn(axes):
+        raise spec.error("jit needs transpose axes known")
+    return spec.transpose(_dyn(spec, slots["a"]), None if axes is None or axes == () else tuple(axes), hint)
+
+
+@rule("swapaxes")
+def _swapaxes(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    n = a.ty.ndim
+    axes = list(range(n))
+    i, j = slots["axis1"] % n, slots["axis2"] % n
+    axes[i], axes[j] = axes[j], axes[i]
+    return spec.transpose(a, tuple(axes), hint)
+
+
+@rule("moveaxis")
+def _moveaxis(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    n = a.ty.ndim
+    src = slots["source"]
+    dst = slots["destination"]
+    src = [src] if _int(src) else list(src)
+    dst = [dst] if _int(dst) else list(dst)
+    order = np.moveaxis(np.arange(n).reshape((1,) * 0 + tuple([1] * 0) + (n,)) if False else
+                        np.zeros(tuple(range(2, n + 2)), np.int8), src, dst).shape
+    axes = tuple(d - 2 for d in order)
+    return spec.transpose(a, axes, hint)
+
+
+@rule("reshape")
+def _reshape(spec, slots, impl, hint=None):
+    shape = slots.get("shape")
+    if shape is None:
+        shape = slots.get("newshape")
+    if isinstance(shape, tuple) and len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    if slots.get("order", "C") not in ("C", None):
+        raise spec.error("jit compiles reshape only in C order")
+    return spec.reshape(_dyn(spec, slots["a"]), shape, hint)
+
+
+@rule("ravel")
+def _ravel(spec, slots, impl, hint=None):
+    return spec.reshape(_dyn(spec, slots["a"]), (-1,), hint)
+
+
+@rule("expand_dims")
+def _expand_dims(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    axis = slots["axis"]
+    shape = np.expand_dims(np.zeros(tuple(1 if d is None else d for d in (a.ty.shape or ())), np.int8), axis).shape
+    shape = _fill_unknown(a.ty.shape or (), shape)
+    return spec.reshape(a, shape, hint) if a.ty.is_array else spec.reshape(a, shape, hint)
+
+
+@rule("squeeze")
+def _squeeze(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    shape = np.squeeze(np.zeros(a.ty.shape, np.int8), slots.get("axis")).shape
+    return spec.reshape(a, shape, hint)
+
+
+def _fill_unknown(old, new):
+    return new
+
+
+@rule("broadcast_to")
+def _broadcast_to(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["array"])
+    shape = slots["shape"]
+    shape = (shape,) if _int(shape) else tuple(shape)
+    if has_dyn(shape):
+        raise spec.error("jit needs the shape of broadcast_to known")
+    if a.ty.is_array and a.ty.shape == shape:
+        return a
+    broadcast_shapes([a.ty.shape or (), shape], spec)
+    if None not in (a.ty.shape or ()) and shape:
+        # an elementwise copy: kernels read `a` with its broadcast index, nothing is materialized
+        return spec.op("ew", [a], Ty(a.ty.dtype, shape, np.ndarray, "C"), hint or "broadcast", fn="positive")
+    if not a.ty.is_array:
+        a = spec.op("asarray0", [a], Ty(a.ty.dtype, (), np.ndarray, "C"), "a")
+    return spec.op("broadcast_to", [a], Ty(a.ty.dtype, shape, np.ndarray, "A"), hint or "broadcast", shape=shape)
+
+
+@rule("flip")
+def _flip(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["m"])
+    axis = slots.get("axis")
+    axes = range(a.ty.ndim) if axis is None else ([axis] if _int(axis) else axis)
+    index = [slice(None)] * a.ty.ndim
+    for k in axes:
+        index[k % a.ty.ndim] = slice(None, None, -1)
+    return spec.getitem(a, tuple(index), hint)
+
+
+def _stack(spec, items, axis, hint):
+    if isinstance(items, DynList):
+        tmpl = spec.list_elems.get(items.tag, NO_ITEMS)
+        if not isinstance(tmpl, Ty):
+            raise spec.error("jit stacks run-time lists of arrays only")
+        n = items.length
+        base = tmpl.shape or ()
+        axis = axis % (len(base) + 1)
+        shape = base[:axis] + (n,) + base[axis:]
+        return spec.op("stack_list", [Dyn(items.name, None)], Ty(tmpl.dtype, shape, np.ndarray, "C"), hint,
+                       axis=axis, scalar_items=not tmpl.is_array)
+    arrays = [_dyn(spec, v) for v in items]
+    if len(arrays) == 1 and arrays[0].ty.is_array:
+        shape = list(arrays[0].ty.shape)
+        shape.insert(axis % (len(shape) + 1), 1)
+        return spec.reshape(spec.op("copy_array", [arrays[0]], arrays[0].ty.with_(layout="C"), hint)
+                            if arrays[0].ty.layout != "C" else arrays[0], tuple(shape), hint)
+    with np.errstate(all="ignore"):
+        r = np.stack([a.ty.witness() for a in arrays], axis)
+    arrays = [spec.cast(a, r.dtype) for a in arrays]
+    return spec.op("stack", arrays, Ty(r.dtype, r.shape, np.ndarray, "C"), hint, axis=axis % r.ndim)
+
+
+@rule("stack")
+def _stack_rule(spec, slots, impl, hint=None):
+    return _stack(spec, slots["arrays"] if isinstance(slots["arrays"], DynList) else list(slots["arrays"]),
+                  slots.get("axis", 0), hint or "stacked")
+
+
+@rule("concatenate")
+def _concatenate(spec, slots, impl, hint=None):
+    arrays = [_dyn(spec, v) for v in spec.static_items(slots["arrays"])]
+    axis = slots.get("axis", 0)
+    if axis is None:
+        arrays = [spec.reshape(a, (-1,)) for a in arrays]
+        axis = 0
+    with np.errstate(all="ignore"):
+        r = np.concatenate([a.ty.witness() for a in arrays], axis)
+    arrays = [spec.cast(a, r.dtype) for a in arrays]
+    return spec.op("concatenate", arrays, Ty(r.dtype, r.shape, np.ndarray, "C"), hint or "joined",
+                   axis=axis % r.ndim)
+
+
+@rule("hstack")
+def _hstack(spec, slots, impl, hint=None):
+    arrays = [_dyn(spec, v) for v in spec.static_items(slots["tup"])]
+    arrays = [spec.reshape(a, (1,)) if a.ty.ndim == 0 else a for a in arrays]
+    axis = 0 if arrays[0].ty.ndim == 1 else 1
+    return _concatenate(spec, {"arrays": arrays, "axis": axis}, None, hint)
+
+
+@rule("vstack")
+def _vstack(spec, slots, impl, hint=None):
+    arrays = [_dyn(spec, v) for v in spec.static_items(slots["tup"])]
+    arrays = [spec.reshape(a, (1,) + (a.ty.shape or ()) if a.ty.ndim < 2 else a.ty.shape) if a.ty.ndim < 2
+              else a for a in arrays]
+    arrays = [spec.reshape(a, (1, 1)) if a.ty.ndim == 1 and a.ty.shape == (1,) else a for a in arrays]
+    return _concatenate(spec, {"arrays": arrays, "axis": 0}, None, hint)
+
+
+@rule("split", "array_split")
+def _split(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["ary"])
+    parts = impl(a.ty.witness(), slots["indices_or_sections"], slots.get("axis", 0)) if not has_dyn(
+        slots["indices_or_sections"]) else None
+    if parts is None:
+        raise spec.error("jit needs the split points known")
+    axis = slots.get("axis", 0) % a.ty.ndim
+    out, start = [], 0
+    for p in parts:
+        stop = start + p.shape[axis]
+        index = (slice(None),) * axis + (slice(start, stop),)
+        out.append(spec.getitem(a, index, hint or "part"))
+        start = stop
+    return SList(out, spec.depth)
+
+
+@rule("tile")
+def _tile(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["A"])
+    reps = slots["reps"]
+    reps = tuple(reps) if isinstance(reps, (tuple, list)) else (reps,)
+    d = max(len(reps), a.ty.ndim)
+    shape = (1,) * (d - a.ty.ndim) + (a.ty.shape or ())
+    reps = (1,) * (d - len(reps)) + reps
+    expanded = spec.reshape(a, tuple(x for n in shape for x in (1, n)))
+    target = tuple(x for r, n in zip(reps, shape) for x in (r, n))
+    full = _broadcast_to(spec, {"array": expanded, "shape": target}, None)
+    return spec.reshape(spec.op("copy_array", [full], full.ty.with_(layout="C"), "tiled"),
+                        tuple(r * n for r, n in zip(reps, shape)), hint)
+
+
+@rule("diag")
+def _diag(spec, slots, impl, hint=None):
+    v = _dyn(spec, slots["v"])
+    k = slots.get("k", 0)
+    r = np.diag(v.ty.witness(), k)
+    return spec.op("diag", [v], Ty(v.ty.dtype, r.shape, np.ndarray, "C"), hint or "diag", k=k)
+
+
+@rule("trace")
+def _trace(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    offset, ax1, ax2 = slots.get("offset", 0), slots.get("axis1", 0), slots.get("axis2", 1)
+    if a.ty.ndim != 2 or (ax1, ax2) not in ((0, 1), (-2, -1)):
+        return einsum(spec, "ii->", [a], hint or "trace") if offset == 0 and a.ty.ndim == 2 else \
+            spec.error("jit compiles np.trace of 2-d arrays")
+    d = _diag(spec, {"v": a, "k": offset}, None)
+    return spec.reduce("sum", d, None, False, hint=hint or "trace")
+
+
+@rule("inv", "det")
+def _linalg_unary(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    if a.ty.ndim != 2 or a.ty.dtype.kind != "f":
+        raise spec.error(f"jit compiles np.linalg.{impl.__name__} of 2-d float arrays only")
+    r = impl(np.eye(a.ty.shape[0], dtype=a.ty.dtype))
+    ty = Ty(np.result_type(r), r.shape, np.ndarray, "C") if isinstance(r, np.ndarray) else \
+        Ty(np.result_type(r), None, type(r))
+    return spec.op("linalg", [a], ty, hint or impl.__name__, fn=impl.__name__)
+
+
+@rule("solve")
+def _solve(spec, slots, impl, hint=None):
+    a, b = _dyn(spec, slots["a"]), _dyn(spec, slots["b"])
+    if a.ty.ndim != 2 or b.ty.ndim not in (1, 2):
+        raise spec.error("jit compiles np.linalg.solve of a 2-d matrix and 1-d or 2-d right-hand side")
+    dtype = np.result_type(a.ty.dtype, b.ty.dtype, np.float32)
+    a, b = spec.cast(a, dtype), spec.cast(b, dtype)
+    return spec.op("linalg", [a, b], Ty(dtype, b.ty.shape, np.ndarray, "C"), hint or "solution", fn="solve")
+
+
+@rule("where")
+def _where(spec, slots, impl, hint=None):
+    c, x, y = slots["condition"], slots["x"], slots["y"]
+    return spec.ew("where", np.where, [c, x, y], hint or "chosen")
+
+
+@rule("clip")
+def _clip(spec, slots, impl, hint=None):
+    a = slots["a"]
+    lo = slots.get("a_min") if slots.get("a_min") is not None else slots.get("min")
+    hi = slots.get("a_max") if slots.get("a_max") is not None else slots.get("max")
+    if lo is not None:
+        a = spec.ew("maximum", np.maximum, [a, lo], "clipped")
+    if hi is not None:
+        a = spec.ew("minimum", np.minimum, [a, hi], hint or "clipped")
+    return a
+
+
+@rule("getitem")
+def _getitem(spec, slots, impl, hint=None):
+    return spec.subscript(slots["a"], slots["index"], hint)
+
+
+@rule("index_update", "index_add")
+def _index_update(spec, slots, impl, hint=None):
+    x, index, y = slots["x"], slots["index"], slots["y"]
+    add = impl is adjoints.index_add
+    if isinstance(x, (tuple, list, dict)) and not isinstance(x, DynList):
+        if has_dyn(index):
+            raise spec.unstable("a container updated at a run-time index")
+        if add:
+            raise spec.error("jit cannot index_add into a container")
+        if isinstance(x, tuple):
+            items = list(x)
+            items[index] = y
+            return tuple(items)
+        items = SList(x, spec.depth) if isinstance(x, list) else dict(x)
+        items[index] = y
+        return items
+    x = _dyn(spec, x)
+    parts = index if isinstance(index, tuple) else (index,)
+    dtype = x.ty.dtype
+    if add:
+        dtype = np.result_type(x.ty.unit(), spec.unit(y))
+    out = spec.op("copy_array", [spec.cast(x, dtype)], x.ty.with_(dtype=dtype, layout="C"), hint or x.name)
+    repeated = add and any(isinstance(p, (np.ndarray, list)) or (isinstance(p, Dyn) and p.ty.is_array)
+                           for p in parts)
+    if repeated:
+        spec.emit(SetItem(out.name, tuple(spec.index_atom(p) for p in parts), spec.atom(y, dtype), add="at"))
+    else:
+        spec.setitem(out, parts, spec.cast(y, dtype) if isinstance(y, Dyn) else y, add=add)
+    return out
+
+
+@rule("asarray")
+def _asarray(spec, slots, impl, hint=None):
+    a, dtype = slots["a"], slots.get("dtype")
+    if isinstance(a, (tuple, list)) and not isinstance(a, DynList):
+        items = [spec.cast(v, dtype) if dtype is not None else v for v in a]
+        if any(isinstance(v, (tuple, list)) for v in items):
+            items = [_asarray(spec, {"a": v, "dtype": dtype}, impl) for v in items]
+        return _stack(spec, items, 0, hint or "array")
+    if isinstance(a, DynList):
+        return _stack(spec, a, 0, hint or "array")
+    if dtype is not None:
+        a = spec.cast(a, dtype)
+    if isinstance(a, Dyn) and not a.ty.is_array:
+        return spec.op("asarray0", [a], Ty(a.ty.dtype, (), np.ndarray, "C"), hint or "array")
+    if impl in (np.array, np.copy) and isinstance(a, Dyn) and a.ty.is_array:
+        return spec.op("copy_array", [a], a.ty.with_(layout="C"), hint or "copy")
+    if impl is np.ascontiguousarray and isinstance(a, Dyn) and a.ty.layout != "C":
+        return spec.op("copy_array", [a], a.ty.with_(layout="C"), hint or "contiguous")
+    return a
+
+
+@rule("astype")
+def _astype(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    dtype = np.dtype(slots["dtype"])
+    if a.ty.dtype == dtype:
+        return spec.op("copy_array", [a], a.ty.with_(layout="C"), hint or "copy") if a.ty.is_array else a
+    return spec.cast(a, dtype)
+
+
+@rule("float")
+def _float(spec, slots, impl, hint=None):
+    x = slots["x"]
+    if isinstance(x, Dyn) and x.ty.is_array:
+        x = spec.item(x)
+    return spec.cast(x, np.float64, float)
+
+
+@rule("int")
+def _int_rule(spec, slots, impl, hint=None):
+    (x,) = slots["args"]
+    if isinstance(x, Dyn) and x.ty.is_array:
+        x = spec.item(x)
+    return spec.op("int", [x], Ty(np.int64, None, int), hint or "n")
+
+
+@rule("bool")
+def _bool_rule(spec, slots, impl, hint=None):
+    (x,) = slots["args"]
+    if isinstance(x, Dyn):
+        return spec.truth_dyn(x)
+    return bool(x)
+
+
+@rule("real")
+def _real(spec, slots, impl, hint=None):
+    return slots["val"]
+
+
+@rule("shape")
+def _shape(spec, slots, impl, hint=None):
+    (x,) = slots["args"]
+    if isinstance(x, Dyn):
+        return spec.shape_of(x) if x.ty.is_array else ()
+    if isinstance(x, DynList):
+        return (x.length,) + spec.list_elems[x.tag].shape if isinstance(spec.list_elems.get(x.tag), Ty) else \
+            spec.error("np.shape of a run-time list")
+    return np.shape(_witness_tree(x))
+
+
+@rule("ndim")
+def _ndim(spec, slots, impl, hint=None):
+    (x,) = slots["args"]
+    if isinstance(x, Dyn):
+        return x.ty.ndim
+    return np.ndim(_witness_tree(x))
+
+
+@rule("size")
+def _size(spec, slots, impl, hint=None):
+    x = slots["args"][0]
+    if isinstance(x, Dyn):
+        if len(slots["args"]) > 1:
+            return x.ty.shape[slots["args"][1]]
+        n = x.ty.size
+        return n if n is not None else spec.op("size", [x], Ty(np.int64, None, int), "size")
+    return np.size(_witness_tree(x))
+
+
+@rule("len")
+def _len(spec, slots, impl, hint=None):
+    (x,) = slots["args"]
+    if isinstance(x, Dyn):
+        if not x.ty.is_array or not x.ty.shape:
+            raise spec.error("len() of a scalar")
+        d = x.ty.shape[0]
+        return d if d is not None else spec.op("dim", [x], Ty(np.int64, None, int), "n", axis=0)
+    if isinstance(x, DynList):
+        if x.length is not None:
+            return x.length
+        return spec.op("len", [Dyn(x.name, None)], Ty(np.int64, None, int), "n")
+    return len(x)
+
+
+@rule("isinstance")
+def _isinstance(spec, slots, impl, hint=None):
+    x, cls = slots["args"]
+    if isinstance(x, Dyn):
+        return issubclass(x.ty.pytype, cls)
+    if isinstance(x, DynList):
+        return issubclass(list, cls)
+    return isinstance(x, cls)
+
+
+@rule("type")
+def _type(spec, slots, impl, hint=None):
+    (x,) = slots["args"]
+    if isinstance(x, Dyn):
+        return x.ty.pytype
+    if isinstance(x, DynList):
+        return list
+    return type(x)
+
+
+@rule("callable")
+def _callable(spec, slots, impl, hint=None):
+    (x,) = slots["args"]
+    return False if isinstance(x, (Dyn, DynList)) else callable(x)
+
+
+@rule("hasattr")
+def _hasattr(spec, slots, impl, hint=None):
+    x, name = slots["args"]
+    if isinstance(x, Dyn):
+        return hasattr(x.ty.witness(), name)
+    return hasattr(x, name)
+
+
+@rule("result_type")
+def _result_type(spec, slots, impl, hint=None):
+    return np.result_type(*[_witness_tree(a) for a in slots["args"]])
+
+
+@rule("issubdtype")
+def _issubdtype(spec, slots, impl, hint=None):
+    return np.issubdtype(*slots["args"])
+
+
+@rule("range")
+def _range(spec, slots, impl, hint=None):
+    args = list(slots["args"])
+    for k, a in enumerate(args):
+        if isinstance(a, Dyn):
+            if a.ty.dtype.kind not in "iu" or a.ty.is_array:
+                raise spec.error("range() needs integers")
+    if len(args) == 1:
+        args = [0, args[0], 1]
+    elif len(args) == 2:
+        args = args + [1]
+    if isinstance(args[2], Dyn):
+        raise spec.error("jit needs the step of range() known")
+    return DynRange(*args)
+
+
+@special(reversed)
+def _reversed_builtin(spec, args, kwargs):
+    (x,) = args
+    if isinstance(x, range):
+        return x[::-1]                      # still a range, so the loop stays a loop
+    return _reversed(spec, {"args": (x,)}, reversed)
+
+
+@rule("reversed")
+def _reversed(spec, slots, impl, hint=None):
+    (x,) = slots["args"]
+    if isinstance(x, DynRange):
+        if x.step == 1:
+            start = x.start
+            last = spec.binop(gast.Sub, x.stop, 1)
+            return DynRange(last, spec.binop(gast.Sub, start, 1), -1)
+        if x.step == -1:
+            return DynRange(spec.binop(gast.Add, x.stop, 1), spec.binop(gast.Add, x.start, 1), 1)
+        raise spec.error("jit reverses only ranges of step 1")
+    if isinstance(x, DynList):
+        if x.length is None:
+            raise spec.error("jit cannot reverse a run-time list")
+        return [spec.list_getitem(x, k) for k in reversed(range(x.length))]
+    if isinstance(x, Dyn):
+        return reversed(spec.static_items(x))
+    return reversed(x)
+
+
+@rule("zip", "enumerate", "tuple", "list", "dict", "sorted")
+def _structural(spec, slots, impl, hint=None):
+    args = [spec.static_items(a) if isinstance(a, (Dyn, DynList)) else a for a in slots["args"]]
+    if impl is list and len(args) == 1 and isinstance(slots["args"][0], DynList):
+        return spec.list_copy(slots["args"][0])
+    if impl is sorted and has_dyn(args):
+        raise spec.error("jit cannot sort run-time values")
+    if isinstance(args and args[0], DynRange) or any(isinstance(a, DynRange) for a in args):
+        raise spec.error(f"jit cannot use {impl.__name__}() on a range with run-time bounds")
+    return spec.own(impl(*args, **slots["kwargs"]))
+
+
+@rule("print")
+def _print(spec, slots, impl, hint=None):
+    return None
+
+
+@rule("math_isclose", "allclose")
+def _isclose(spec, slots, impl, hint=None):
+    raise spec.error("jit cannot compile isclose/allclose on run-time values")
+
+
+def _creation(name):
+    def apply(spec, slots, impl, hint=None):
+        args, kwargs = list(slots["args"]), dict(slots["kwargs"])
+        if name in ("zeros_like", "ones_like", "empty_like", "full_like"):
+            like = args.pop(0) if args else kwargs.pop("a", None)
+            ty = _ty(spec, like) if not isinstance(like, (tuple, list)) else None
+            if ty is None:
+                like = np.asarray(_witness_tree(like))
+                ty = Ty(like.dtype, like.shape)
+            dtype = kwargs.pop("dtype", None)
+            if name == "full_like":
+                fill = args.pop(0) if args else kwargs.pop("fill_value")
+                if len(args) and dtype is None:
+                    dtype = args.pop(0)
+            elif args and dtype is None:
+                dtype = args.pop(0)
+            kwargs.pop("order", None)
+            kwargs.pop("subok", None)
+            shape = kwargs.pop("shape", None) or ty.shape
+            dtype = np.dtype(dtype) if dtype is not None else ty.dtype
+            if shape is None:          # like a scalar: a scalar result, like NumPy's 0-d array
+                value = {"zeros_like": 0, "ones_like": 1, "empty_like": 0}.get(name)
+                if name == "full_like":
+                    value = fill
+                if isinstance(value, Dyn):
+                    return spec.cast(value, dtype)
+                return spec.op("cast", [Const(value, dtype)], Ty(dtype, (), np.ndarray, "C"), hint or name,
+                               dtype=dtype) if False else _full(spec, (), dtype, value, hint or name)
+            value = {"zeros_like": 0, "ones_like": 1, "empty_like": None}.get(name, None)
+            if name == "full_like":
+                value = fill
+            return _full(spec, shape, dtype, value, hint or name)
+        shape = args.pop(0) if args else kwargs.pop("shape")
+        shape = (shape,) if not isinstance(shape, (tuple, list)) else tuple(shape)
+        if name == "full":
+            fill = args.pop(0) if args else kwargs.pop("fill_value")
+            dtype = args.pop(0) if args else kwargs.pop("dtype", None)
+            if dtype is None:
+                dtype = np.result_type(spec.unit(fill))
+        else:
+            fill = {"zeros": 0, "ones": 1, "empty": None}[name]
+            dtype = args.pop(0) if args else kwargs.pop("dtype", np.float64)
+        return _full(spec, shape, np.dtype(dtype if dtype is not None else np.float64), fill, hint or name)
+    return apply
+
+
+def _full(spec, shape, dtype, fill, hint):
+    if any(isinstance(d, Dyn) for d in shape):
+        z = spec.zeros(shape, dtype, hint)
+        if fill not in (0, None):
+            spec.setitem(z, (Ellipsis,), fill)
+        return z
+    ty = Ty(dtype, tuple(shape), np.ndarray, "C")
+    if fill is None:
+        return spec.op("empty", [], ty, hint, shape=tuple(shape), dtype=dtype)
+    if isinstance(fill, Dyn):
+        fill = spec.cast(fill, dtype)
+        if fill.ty.is_array:
+            return spec.op("ew", [fill], ty, hint, fn="positive")
+        return spec.op("ew", [fill], ty, hint, fn="positive")
+    return spec.fill(shape, dtype, fill, hint)
+
+
+for _n in ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like"):
+    RULES[_n] = _creation(_n)
+
+
+def _witness_tree(x):
+    if isinstance(x, Dyn):
+        return x.ty.witness()
+    if isinstance(x, (tuple, list)) and not isinstance(x, DynList):
+        items = [_witness_tree(v) for v in x]
+        return tuple(items) if isinstance(x, tuple) else items
+    if isinstance(x, dict):
+        return {k: _witness_tree(v) for k, v in x.items()}
+    return x
+
+
+# -- helpers with compiled versions instead of their Python source ---------------------------------
+
+
+@special(adjoints.scalar_seed)
+def _scalar_seed(spec, args, kwargs):
+    (out,) = args
+    if isinstance(out, Dyn):
+        if out.ty.is_array and out.ty.shape != ():
+            adjoints.scalar_seed(out.ty.witness())        # raises the grad TypeError
+        return adjoints.scalar_seed(out.ty.witness()[()] if out.ty.is_array else out.ty.witness())
+    return adjoints.scalar_seed(_witness_tree(out))
+
+
+@special(adjoints.index_update)
+def _index_update_special(spec, args, kwargs):
+    return _index_update(spec, dict(zip(("x", "index", "y"), args), **kwargs), adjoints.index_update)
+
+
+@special(adjoints.index_add)
+def _index_add_special(spec, args, kwargs):
+    return _index_update(spec, dict(zip(("x", "index", "y"), args), **kwargs), adjoints.index_add)
+
+
+@special(jacobian.tree_size)
+def _tree_size(spec, args, kwargs):
+    (tree,) = args
+    return jacobian.tree_size(_witness_tree(tree))
+
+
+@special(jacobian.unit_tangent)
+def _unit_tangent(spec, args, kwargs):
+    tree, k = args
+    if not isinstance(k, Dyn):
+        value = jacobian.unit_tangent(_witness_tree(tree), k)
+        return _bind_static_tree(spec, value)
+    offset = 0
+    from ..runtime.pytree import tree_flatten, tree_unflatten
+    leaves, treedef = tree_flatten(tree)
+    out = []
+    for leaf in leaves:
+        w = _witness_tree(leaf)
+        if not jacobian._numeric(w):
+            out.append(None)
+            continue
+        n = int(np.size(w))
+        dtype = jacobian._float_dtype(w)
+        shape = np.shape(w)
+        is_array = isinstance(w, np.ndarray)
+        ty = Ty(dtype, shape, np.ndarray, "C") if is_array else Ty(dtype, None, type(dtype.type(0)) if not
+                                                                      isinstance(w, float) else float)
+        out.append(spec.op("unit", [k], ty, "unit", offset=offset, size=n, shape=shape, dtype=dtype))
+        offset += n
+    return tree_unflatten(treedef, out)
+
+
+def _bind_static_tree(spec, value):
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (tuple, list)):
+        items = [_bind_static_tree(spec, v) for v in value]
+        return tuple(items) if isinstance(value, tuple) else SList(items, spec.depth)
+    if isinstance(value, dict):
+        return {k: _bind_static_tree(spec, v) for k, v in value.items()}
+    return value
+
+
+def _single_leaf(tree):
+    return isinstance(tree, Dyn)
+
+
+@special(jacobian.jacobian_from_columns)
+def _jacobian_from_columns(spec, args, kwargs):
+    columns, outputs, inputs = args
+    if isinstance(outputs, Dyn) and isinstance(inputs, Dyn) and isinstance(columns, DynList):
+        out_shape = outputs.ty.shape or ()
+        in_shape = inputs.ty.shape or ()
+        stacked = _stack(spec, columns, -1, "columns")
+        return spec.reshape(stacked, out_shape + in_shape, "jacobian")
+    return _inline(spec, jacobian.jacobian_from_columns, args)
+
+
+@special(jacobian.jacobian_from_rows)
+def _jacobian_from_rows(spec, args, kwargs):
+    rows, outputs, inputs = args
+    if isinstance(outputs, Dyn) and isinstance(inputs, Dyn) and isinstance(rows, DynList):
+        out_shape = outputs.ty.shape or ()
+        in_shape = inputs.ty.shape or ()
+        stacked = _stack(spec, rows, 0, "rows")
+        return spec.reshape(stacked, out_shape + in_shape, "jacobian")
+    return _inline(spec, jacobian.jacobian_from_rows, args)
+
+
+def _inline(spec, fn, args):
+    source = function_source(fn)
+    checked, tree = normalized(source)
+    return spec.call_source(checked, tree, list(args), {})
+
+
+@special(jacobian.unshared)
+def _unshared(spec, args, kwargs):
+    (tree,) = args
+
+    def walk(v):
+        if isinstance(v, DynList):
+            return spec.list_copy(v)
+        if isinstance(v, SList):
+            return SList([walk(x) for x in v], spec.depth)
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, tuple):
+            return tuple(walk(x) for x in v)
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+
+    return walk(tree)
+
+
+@special(scipy.special.logsumexp)
+def _logsumexp(spec, args, kwargs):
+    return _inline(spec, _logsumexp_numpy, args) if not kwargs else _inline_kw(spec, _logsumexp_numpy, args, kwargs)
+
+
+def _inline_kw(spec, fn, args, kwargs):
+    source = function_source(fn)
+    checked, tree = normalized(source)
+    return spec.call_source(checked, tree, list(args), kwargs)
+
+
+def _logsumexp_numpy(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """scipy.special.logsumexp in the NumPy jit compiles."""
+    m = np.max(a, axis=axis, keepdims=True)
+    shifted = np.exp(a - m)
+    if b is not None:
+        shifted = shifted * b
+    total = np.sum(shifted, axis=axis, keepdims=True)
+    out = np.log(total) + m
+    if not keepdims:
+        if axis is None:
+            out = np.reshape(out, ())
+        else:
+            out = np.squeeze(out, axis=axis)
+    return out
+
+
+def _softmax_numpy(x, axis=None):
+    m = np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x - m)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_numpy(x, axis=None):
+    m = np.max(x, axis=axis, keepdims=True)
+    shifted = x - m
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_expit_numpy(x):
+    return -np.logaddexp(0.0, -x) if False else np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+
+
+for _fn, _impl in ((scipy.special.softmax, _softmax_numpy), (scipy.special.log_softmax, _log_softmax_numpy),
+                   (scipy.special.log_expit, _log_expit_numpy)):
+    SPECIAL[id(_fn)] = (lambda impl: lambda spec, args, kwargs: _inline_kw(spec, impl, args, kwargs))(_impl)
