@@ -144,20 +144,27 @@ def _first_result(who, cache_dir):
 
 
 def bench_first_result(settings):
-    """First result of jit(grad(MLP loss)) in a new process: cold and warm Numba cache, JAX's first call."""
+    """First result of jit(grad(MLP loss)) in a new process (median of several): with an empty and
+    with a warm Numba disk cache, against JAX's first call."""
+    import statistics
     name = "first result of jit(grad(MLP loss)), new process"
+    runs = 1 if settings.repeats < 5 else 3
     try:
         peers.require_s2s()
-        with tempfile.TemporaryDirectory(prefix="s2s_jit_cache_") as cache:
-            cold = _first_result("s2s", cache)
-            warm = _first_result("s2s", cache)
-        s2s_cold = Timing(cold["first"], note=f"compiled code ready after {cold['ready']:.2f} s")
-        s2s_warm = Timing(warm["first"], note=f"compiled code ready after {warm['ready']:.2f} s")
+        cold, warm = [], []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory(prefix="s2s_jit_cache_") as cache:
+                cold.append(_first_result("s2s", cache))
+                warm.append(_first_result("s2s", cache))
+        median = {key: {part: statistics.median(r[part] for r in runs_) for part in ("first", "ready")}
+                  for key, runs_ in (("cold", cold), ("warm", warm))}
+        s2s_cold = Timing(median["cold"]["first"], note=f"compiled code ready after {median['cold']['ready']:.2f} s")
+        s2s_warm = Timing(median["warm"]["first"], note=f"compiled code ready after {median['warm']['ready']:.2f} s")
     except Exception as error:
         s2s_cold = s2s_warm = Timing(note=f"failed: {first_line(error)}")
     try:
         peers.require_jax()
-        jax = Timing(_first_result("jax", tempfile.gettempdir())["first"])
+        jax = Timing(statistics.median(_first_result("jax", tempfile.gettempdir())["first"] for _ in range(runs)))
     except peers.Unavailable as missing:
         jax = Timing(note=f"skipped: {missing}")
     except Exception as error:

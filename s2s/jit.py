@@ -14,6 +14,7 @@ import types
 
 import numpy as np
 
+from .codegen import numba_cpu, specialize as specializer
 from .errors import TransformError
 from .runtime.pytree import tree_flatten, tree_unflatten
 
@@ -81,12 +82,18 @@ class Compiled:
         self.ready = threading.Event()
         self.error = None
         self.call = None
+        self._started = False
+
+    def start(self):
+        """Compile in a background thread (once)."""
+        if not self._started:
+            self._started = True
+            threading.Thread(target=self.finish, name="s2s-jit compile", daemon=True).start()
 
     def finish(self):
         """Import the module, compile it (or load it from Numba's disk cache); set `call` or `error`.
         Runs in a background thread: importing Numba alone takes longer than most NumPy calls."""
         try:
-            from .codegen import numba_cpu
             import numba
             self.module, self.dispatcher = numba_cpu.load(self.lowered)
             signature = tuple(numba.typeof(v) for v in self.example)
@@ -97,7 +104,7 @@ class Compiled:
                 raise
             except Exception as err:     # numba.core.errors.* and lowering failures
                 raise numba_cpu.numba_error(err, self.lowered, self.module.__file__) from None
-            self.call = _entry(self.dispatcher, self.flatten, self.rebuild)
+            self.call = _entry(self.dispatcher, self.flatten, self.rebuild, len(signature))
         except BaseException as err:
             self.error = err
         finally:
@@ -113,9 +120,11 @@ def _with_buffers(flatten, buffers):
     return lambda args: tuple(flatten(args)) + tuple([empty(s, d) for s, d in specs])
 
 
-def _entry(dispatcher, flatten, rebuild):
+def _entry(dispatcher, flatten, rebuild, arity=None):
     if flatten is None and rebuild is None:
         return dispatcher
+    if flatten is None and arity == 1:                 # the per-call overhead matters for scalars
+        return lambda x: rebuild(dispatcher(x))
     if flatten is None:
         return lambda *args: rebuild(dispatcher(*args))
     if rebuild is None:
@@ -133,6 +142,7 @@ class JitRecord:
         self.numpy_function = numpy_function(fun)
         self.title = f"jit of {getattr(fun, '__name__', 'fun')}"
         self.cache = {}
+        self.scalar_entries = {}
         self.lock = threading.Lock()
         self.latest = None
         self._numpy_module = None
@@ -159,9 +169,10 @@ class JitRecord:
         return self.latest.module if self.latest is not None else None
 
     def wait(self):
-        """Block until every started compilation has finished (for tests and benchmarks)."""
+        """Block until every compilation has finished (for tests and benchmarks)."""
         for entry in list(self.cache.values()):
             if isinstance(entry, Compiled):
+                entry.start()
                 entry.ready.wait()
                 if entry.error is not None:
                     raise entry.error
@@ -174,9 +185,13 @@ class JitRecord:
         static = self.static_argnums
         fallback = self.fun
         lookup = self.lookup
+        scalars = self.scalar_entries      # type tuple -> compiled entry, for all-scalar arguments
 
         if not static:
             def call(*args):
+                entry = scalars.get(tuple(map(type, args)))
+                if entry is not None:
+                    return entry(*args)
                 key = _key(args)
                 entry = cache.get(key)
                 if entry is None:
@@ -184,7 +199,9 @@ class JitRecord:
                 if entry.__class__ is not Compiled:
                     return entry(*args)
                 if not entry.ready.is_set():
-                    return fallback(*args)
+                    result = fallback(*args)
+                    entry.start()       # after the first result: compiling slows Python down meanwhile
+                    return result
                 return self.finished(key, entry)(*args)
         else:
             def call(*args):
@@ -194,7 +211,9 @@ class JitRecord:
                     entry = lookup(key, args)
                 if entry.__class__ is Compiled:
                     if not entry.ready.is_set():
-                        return fallback(*args)
+                        result = fallback(*args)
+                        entry.start()
+                        return result
                     entry = self.finished(key, entry)
                 return entry(*args)
         return call
@@ -219,6 +238,8 @@ class JitRecord:
             raise entry.error
         with self.lock:
             self.cache[key] = entry.call
+            if not self.static_argnums and all(k in _SCALAR_KEYS for k in key):
+                self.scalar_entries[key] = entry.call
         return entry.call
 
     def lookup(self, key, args):
@@ -228,13 +249,11 @@ class JitRecord:
                 return entry
             entry = self.specialize(key, args)
             self.cache[key] = entry
-        if isinstance(entry, Compiled):
-            if not background_enabled():
-                entry.finish()
-                if entry.error is not None:
-                    raise entry.error
-            else:
-                threading.Thread(target=entry.finish, name=f"s2s-jit {self.title}", daemon=True).start()
+        if isinstance(entry, Compiled) and not background_enabled():
+            entry._started = True
+            entry.finish()
+            if entry.error is not None:
+                raise entry.error
         return entry
 
     def specialize(self, key, args):
@@ -243,10 +262,9 @@ class JitRecord:
             compiled = cuda.specialize(self, args)
             self.latest = compiled
             return compiled.call
-        from .codegen import numba_cpu, specialize
         fn = self.numpy_function
         abstract, leaves_of_args, params = abstract_arguments(fn, args, self.static_argnums)
-        spec = specialize.Specializer(reserved=params)
+        spec = specializer.Specializer(reserved=params)
         result = spec.specialize(fn, abstract, params)
         title = f"{self.title} for {signature_text(args, self.static_argnums)}"
         lowered = numba_cpu.render(result, title)
@@ -289,6 +307,9 @@ class JitRecord:
 
 
 # -- the boundary ---------------------------------------------------------------------------------------
+_SCALAR_KEYS = (float, int, bool, complex, np.float64, np.float32, np.int64, np.int32, np.bool_, np.complex128)
+
+
 def _leaf_key(a):
     t = type(a)
     if t is float or t is int or t is bool:

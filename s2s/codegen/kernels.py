@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .residual import Assign, Const, Dyn, E, For, If, While
+from .residual import Assign, Const, Dyn, For, If, While
 
 PARALLEL_WORK = 1 << 18     # element-operations below which a kernel runs serially (waking threads costs more)
 # relative cost of one element of an operation (cheap arithmetic is 1)
@@ -203,11 +203,10 @@ def _reads_nested(stmt):
 def _finish(kernel, uses):
     """Decide outputs (members read outside the kernel) and inputs."""
     member_names = {m.target for m in kernel.members}
-    inside = {}
+    inside = {}                  # statements of the kernel reading each name (as count_uses counts)
     for m in kernel.members:
-        for a in m.expr.args:
-            if isinstance(a, Dyn):
-                inside[a.name] = inside.get(a.name, 0) + 1
+        for name in {a.name for a in m.expr.args if isinstance(a, Dyn)}:
+            inside[name] = inside.get(name, 0) + 1
     if kernel.reduce is not None:
         src = kernel.reduce.expr.args[0]
         inside[src.name] = inside.get(src.name, 0) + 1

@@ -14,7 +14,7 @@ import numpy as np
 from . import kernels as K
 from . import module as modules
 from .residual import (Append, Assign, Break, Const, Dyn, DynSlice, For, If, Return, SetItem, Ty, While,
-                       hoist_invariants, walk)
+                       hoist_invariants)
 from .specialize import located_error
 
 HEADER = "import numpy as np\nimport numba\nfrom numba import prange\n"
@@ -345,8 +345,6 @@ class Renderer:
             args.append(red.target)
             params.append(f"out_{red.target}")
         for x in kernel.inputs:
-            if x.ty.is_array and x.ty.shape == () and False:
-                pass
             args.append(f"{x.name}.reshape(-1)" if flat and x.ty.is_array and x.ty.shape else x.name)
             params.append(f"in_{x.name}")
         text, name = self.kernel_source(kernel, space, flat, parallel, params)
@@ -565,7 +563,6 @@ class Renderer:
         else:
             ty_ = b[len(b) - (ny - 2):] + "yz"
         out = (b if max(nx, ny) > 2 else "") + ("x" if nx > 1 else "") + ("z" if ny > 1 else "")
-        from .specialize import Specializer
         terms = (tx, ty_)
         sizes = {}
         for term, t in zip(terms, (x.ty, y.ty)):

@@ -14,7 +14,6 @@ primitives of the rule table are lowered to residual operations. What has no low
 """
 import builtins
 import functools
-import math
 import operator
 import os
 import types
@@ -362,11 +361,18 @@ def _program():
 
 
 def normalized(source):
-    """(FunctionSource, normalized gast FunctionDef) of a function, cached."""
+    """(FunctionSource, normalized gast FunctionDef) of a function, cached.
+
+    Code s2s emitted is normalized already and rule helpers do not need it (they branch on types
+    and shapes, which are static here): both are used as written, which is much faster."""
     key = id(source.python_function) if source.python_function is not None else id(source)
     hit = _TREES.get(key)
     if hit is not None and hit[0] is (source.python_function or source):
         return hit[1], hit[2]
+    if source.python_function is not None and _as_written(source.python_function):
+        raw = raw_source(source.python_function)
+        _TREES[key] = (source.python_function, raw, raw.tree)
+        return raw, raw.tree
     try:
         checked, fn = prepare(source, _program())
     except TransformError:
@@ -382,7 +388,53 @@ def normalized(source):
 
 
 def function_source(fn):
+    if _as_written(fn):
+        return raw_source(fn)
     return _program().function_source(fn)
+
+
+def _as_written(fn):
+    """Emitted by s2s, or a rule helper of s2s: specialized without normalizing."""
+    from .module import cache_dir
+    module = getattr(fn, "__module__", "") or ""
+    if module.startswith("s2s.runtime."):
+        return True
+    filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
+    return os.path.dirname(os.path.abspath(filename)) == os.path.abspath(cache_dir())
+
+
+_RAW = {}
+
+
+def raw_source(fn):
+    """FunctionSource of `fn` from its own lines only (cheaper than parsing its whole file)."""
+    hit = _RAW.get(id(fn))
+    if hit is not None and hit[0] is fn:
+        return hit[1]
+    import inspect
+    import textwrap
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return parse.function(fn)
+    tree = gast.parse(textwrap.dedent("".join(lines)))
+    gast.increment_lineno(tree, first - 1)
+    node = tree.body[0]
+    if not isinstance(node, gast.FunctionDef):
+        return parse.function(fn)
+    node.decorator_list = []
+    closure = {}
+    if fn.__closure__:
+        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            try:
+                closure[var] = cell.cell_contents
+            except ValueError:
+                pass
+    source = parse.FunctionSource(tree=node, filename=fn.__code__.co_filename, globals=fn.__globals__,
+                                  closure=closure, qualname=fn.__qualname__, python_function=fn)
+    source.raw = True
+    _RAW[id(fn)] = (fn, source)
+    return source
 
 
 # -- the specializer --------------------------------------------------------------------------------
@@ -428,7 +480,7 @@ class Specializer:
     # -- entry -------------------------------------------------------------------------------------
     def specialize(self, python_function, args, param_names=None):
         """Residual code of `python_function` called with abstract `args` (Dyn leaves)."""
-        source = parse.function(python_function)
+        source = raw_source(python_function) if _as_written(python_function) else parse.function(python_function)
         checked, fn = normalized(source)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -767,8 +819,6 @@ class Specializer:
 
     def assign(self, target, value, frame):
         if isinstance(target, gast.Name):
-            if isinstance(value, Dyn) and value.ty is not None and value.ty.is_array is False and False:
-                pass
             frame.env[target.id] = value
         elif isinstance(target, (gast.Tuple, gast.List)):
             items = self.unpack(value, len(target.elts))
@@ -1479,7 +1529,6 @@ class Specializer:
         if rng.step != 1 or sl.start is not None or sl.step is not None:
             raise self.error("jit compiles only `range(...)[:n]` slices of ranges")
         stop = self.call_value(min, [sl.stop, rng.stop], {}) if rng.stop is not None else sl.stop
-        stop = self.binop(gast.Add, self.binop(gast.Sub, stop, 0), rng.start) if False else stop
         if rng.start != 0:
             stop = self.binop(gast.Add, stop, rng.start)
         return DynRange(rng.start, stop, 1)
@@ -1761,10 +1810,6 @@ class Specializer:
             return x.astype(dtype)
         raise self.error(f"jit cannot cast {_describe(x)}")
 
-    def as_array_value(self, x):
-        """A Dyn for x; static arrays and numbers become constants of the residual code."""
-        return x
-
     def reduce(self, kind, a, axis=None, keepdims=False, dtype=None, hint="tmp"):
         if dtype is not None:
             a = self.cast(a, dtype)
@@ -1888,7 +1933,6 @@ class Specializer:
         if isinstance(out, np.ndarray):
             shape = list(out.shape)
             if dyn_shape:
-                shape = [None if d is not None and _dyn_dim(parts, ty, k) else d for k, d in enumerate(shape)]
                 shape = _dynamic_dims(parts, ty, shape)
             layout = _index_layout(parts, ty)
             out_ty = Ty(ty.dtype, tuple(shape), np.ndarray, layout)
@@ -1973,10 +2017,6 @@ def has_ty(tmpl):
         return True
     if isinstance(tmpl, (tuple, SList)):
         return any(has_ty(t) for t in tmpl)
-    return False
-
-
-def _dyn_dim(parts, ty, k):
     return False
 
 
@@ -2118,10 +2158,6 @@ _STRUCTURAL_IDS.update(id(f) for f in (_pytree.tree_flatten, _pytree.tree_unflat
 # -- rules: primitives on run-time values ------------------------------------------------------------
 RULES = {}
 SPECIAL = {}          # id(python function) -> rule(spec, args, kwargs), replacing inlining
-_INLINED_PRIMITIVES = {"getitem_grad", "add_tree", "zeros_like_tree", "zero_cotangent", "dense", "match_dtype",
-                       "broadcast_like", "sequence_of", "fill_zeros", "concatenate_grad", "stack_grad",
-                       "hstack_grad", "vstack_grad", "einsum_cotangent", "container_grad_at"}
-
 
 def special(fn):
     """Register a rule replacing calls of the Python function `fn` (instead of inlining it)."""
@@ -2188,19 +2224,31 @@ def _matmul(spec, slots, impl, hint=None):
         if name == "matmul":
             raise spec.error("matmul of a scalar")
         return spec.ew("multiply", operator.mul, [x, y], hint or "product")
-    with np.errstate(all="ignore"):
-        r = (np.matmul if name == "matmul" else np.dot)(tx.witness(), ty_.witness())
-    dtype = np.result_type(r)
+    shape = _matmul_shape(spec, tx.shape, ty_.shape)
+    dtype = np.result_type(tx.dtype, ty_.dtype)
     x, y = spec.cast(_dyn(spec, x), dtype), spec.cast(_dyn(spec, y), dtype)
-    if isinstance(r, np.ndarray):
-        out_ty = Ty(dtype, r.shape, np.ndarray, "C")
-    else:
-        out_ty = Ty(dtype, None, type(r))
+    out_ty = Ty(dtype, shape, np.ndarray, "C") if shape != () else Ty(dtype, None, dtype.type)
     if name == "dot" and tx.ndim > 2 and ty_.ndim >= 2 or name == "dot" and ty_.ndim > 2:
         raise spec.error("jit compiles np.dot of arrays with more than 2 dimensions only as matmul/einsum")
     if (tx.ndim > 2 or ty_.ndim > 2 or dtype.kind not in "fc") and None not in tx.shape + ty_.shape:
         return einsum(spec, _matmul_spec(tx.ndim, ty_.ndim), [x, y], hint or "product")
     return spec.op("matmul", [x, y], out_ty, hint or "product")
+
+
+def _matmul_shape(spec, a, b):
+    """Shape of `a @ b` (and of np.dot for up to 2 dimensions), without computing it."""
+    inner_a = a[-1]
+    inner_b = b[0] if len(b) == 1 else b[-2]
+    if None not in (inner_a, inner_b) and inner_a != inner_b:
+        raise spec.error(f"matmul: shapes {a} and {b} do not align")
+    if len(a) == 1 and len(b) == 1:
+        return ()
+    if len(a) == 1:
+        return b[:-2] + b[-1:]
+    if len(b) == 1:
+        return a[:-1]
+    return broadcast_shapes([a[:-2], b[:-2]], spec) + (a[-2], b[-1]) if len(a) > 2 or len(b) > 2 else \
+        (a[-2], b[-1])
 
 
 def _matmul_spec(nx, ny):
@@ -2256,8 +2304,7 @@ def _inner(spec, slots, impl, hint=None):
         return _matmul(spec, {"x": a, "y": b}, np.matmul, hint)
     if tb.ndim == 2:
         return _matmul(spec, {"x": a, "y": spec.transpose(_dyn(spec, b))}, np.matmul, hint)
-    return _einsum_call(spec, "...k,...k", [a, b], hint) if False else spec.error(
-        "jit compiles np.inner only for 1-d and 2-d second operands")
+    raise spec.error("jit compiles np.inner only for 1-d and 2-d second operands")
 
 
 @rule("tensordot")
@@ -2300,22 +2347,21 @@ def einsum(spec, subscripts, operands, hint):
         if src is not o and src.ty.dtype == o.ty.dtype and None not in src.ty.shape:
             operands[k], terms[k] = src, terms[k][added:]
     subscripts = ",".join(terms) + "->" + output
-    with np.errstate(all="ignore"):
-        r = np.einsum(subscripts, *[np.zeros(tuple(1 if d is None else d for d in o.ty.shape), o.ty.dtype)
-                                    for o in operands])
-    dtype = np.result_type(r)
+    dtype = np.result_type(*[o.ty.dtype for o in operands])
     operands = [spec.cast(o, dtype) for o in operands]
     sizes = {}
     for term, o in zip(terms, operands):
+        if len(term) != o.ty.ndim:
+            raise spec.error(f"einsum: {term!r} does not match an operand of {o.ty.ndim} dimensions")
         for c, n in zip(term, o.ty.shape):
             if n is None:
                 raise spec.error("jit needs the shapes of np.einsum operands known")
+            if c in sizes and n != 1 and sizes[c] not in (1, n):
+                raise spec.error(f"einsum: dimension {c!r} is {sizes[c]} and {n}")
             if n != 1 or c not in sizes:
                 sizes[c] = max(sizes.get(c, 1), n)
-    if isinstance(r, np.ndarray) and r.ndim:
-        out_ty = Ty(dtype, r.shape, np.ndarray, "C")
-    else:
-        out_ty = Ty(dtype, None, type(np.asarray(r)[()]))
+    shape = tuple(sizes[c] for c in output)
+    out_ty = Ty(dtype, shape, np.ndarray, "C") if shape else Ty(dtype, None, dtype.type)
     return spec.op("einsum", operands, out_ty, hint, terms=tuple(terms), output=output,
                    sizes=tuple(sorted(sizes.items())))
 
@@ -2378,8 +2424,7 @@ def _moveaxis(spec, slots, impl, hint=None):
     dst = slots["destination"]
     src = [src] if _int(src) else list(src)
     dst = [dst] if _int(dst) else list(dst)
-    order = np.moveaxis(np.arange(n).reshape((1,) * 0 + tuple([1] * 0) + (n,)) if False else
-                        np.zeros(tuple(range(2, n + 2)), np.int8), src, dst).shape
+    order = np.moveaxis(np.empty(tuple(range(2, n + 2)), np.int8), src, dst).shape   # axis k has length k + 2
     axes = tuple(d - 2 for d in order)
     return spec.transpose(a, axes, hint)
 
@@ -2406,7 +2451,6 @@ def _expand_dims(spec, slots, impl, hint=None):
     a = _dyn(spec, slots["a"])
     axis = slots["axis"]
     shape = np.expand_dims(np.zeros(tuple(1 if d is None else d for d in (a.ty.shape or ())), np.int8), axis).shape
-    shape = _fill_unknown(a.ty.shape or (), shape)
     return spec.reshape(a, shape, hint) if a.ty.is_array else spec.reshape(a, shape, hint)
 
 
@@ -2415,10 +2459,6 @@ def _squeeze(spec, slots, impl, hint=None):
     a = _dyn(spec, slots["a"])
     shape = np.squeeze(np.zeros(a.ty.shape, np.int8), slots.get("axis")).shape
     return spec.reshape(a, shape, hint)
-
-
-def _fill_unknown(old, new):
-    return new
 
 
 @rule("broadcast_to")
@@ -2467,10 +2507,15 @@ def _stack(spec, items, axis, hint):
         shape.insert(axis % (len(shape) + 1), 1)
         return spec.reshape(spec.op("copy_array", [arrays[0]], arrays[0].ty.with_(layout="C"), hint)
                             if arrays[0].ty.layout != "C" else arrays[0], tuple(shape), hint)
-    with np.errstate(all="ignore"):
-        r = np.stack([a.ty.witness() for a in arrays], axis)
-    arrays = [spec.cast(a, r.dtype) for a in arrays]
-    return spec.op("stack", arrays, Ty(r.dtype, r.shape, np.ndarray, "C"), hint, axis=axis % r.ndim)
+    shapes = {a.ty.shape or () for a in arrays}
+    if len(shapes) != 1 or None in next(iter(shapes)):
+        raise spec.error(f"np.stack needs arrays of one known shape, got {sorted(map(str, shapes))}")
+    base = next(iter(shapes))
+    axis = axis % (len(base) + 1)
+    dtype = np.result_type(*[a.ty.dtype for a in arrays])
+    arrays = [spec.cast(a, dtype) for a in arrays]
+    shape = base[:axis] + (len(arrays),) + base[axis:]
+    return spec.op("stack", arrays, Ty(dtype, shape, np.ndarray, "C"), hint, axis=axis)
 
 
 @rule("stack")
@@ -2486,11 +2531,16 @@ def _concatenate(spec, slots, impl, hint=None):
     if axis is None:
         arrays = [spec.reshape(a, (-1,)) for a in arrays]
         axis = 0
+    small = [np.zeros(tuple(1 if k != axis % max(a.ty.ndim, 1) else (d or 0) for k, d in enumerate(a.ty.shape)),
+                      a.ty.dtype) for a in arrays]
     with np.errstate(all="ignore"):
-        r = np.concatenate([a.ty.witness() for a in arrays], axis)
-    arrays = [spec.cast(a, r.dtype) for a in arrays]
-    return spec.op("concatenate", arrays, Ty(r.dtype, r.shape, np.ndarray, "C"), hint or "joined",
-                   axis=axis % r.ndim)
+        np.concatenate(small, axis)           # the checks NumPy makes, on small arrays
+    base = list(arrays[0].ty.shape)
+    axis = axis % len(base)
+    base[axis] = sum(a.ty.shape[axis] for a in arrays)
+    dtype = np.result_type(*[a.ty.dtype for a in arrays])
+    arrays = [spec.cast(a, dtype) for a in arrays]
+    return spec.op("concatenate", arrays, Ty(dtype, tuple(base), np.ndarray, "C"), hint or "joined", axis=axis)
 
 
 @rule("hstack")
@@ -2566,8 +2616,8 @@ def _linalg_unary(spec, slots, impl, hint=None):
     a = _dyn(spec, slots["a"])
     if a.ty.ndim != 2 or a.ty.dtype.kind != "f":
         raise spec.error(f"jit compiles np.linalg.{impl.__name__} of 2-d float arrays only")
-    r = impl(np.eye(a.ty.shape[0], dtype=a.ty.dtype))
-    ty = Ty(np.result_type(r), r.shape, np.ndarray, "C") if isinstance(r, np.ndarray) else \
+    r = impl(np.eye(1, dtype=a.ty.dtype))
+    ty = Ty(np.result_type(r), a.ty.shape, np.ndarray, "C") if isinstance(r, np.ndarray) else \
         Ty(np.result_type(r), None, type(r))
     return spec.op("linalg", [a], ty, hint or impl.__name__, fn=impl.__name__)
 
@@ -2776,7 +2826,7 @@ def _hasattr(spec, slots, impl, hint=None):
 
 @rule("result_type")
 def _result_type(spec, slots, impl, hint=None):
-    return np.result_type(*[_witness_tree(a) for a in slots["args"]])
+    return np.result_type(*[spec.unit(a) if isinstance(a, Dyn) else _witness_tree(a) for a in slots["args"]])
 
 
 @rule("issubdtype")
@@ -2876,8 +2926,7 @@ def _creation(name):
                     value = fill
                 if isinstance(value, Dyn):
                     return spec.cast(value, dtype)
-                return spec.op("cast", [Const(value, dtype)], Ty(dtype, (), np.ndarray, "C"), hint or name,
-                               dtype=dtype) if False else _full(spec, (), dtype, value, hint or name)
+                return _full(spec, (), dtype, value, hint or name)
             value = {"zeros_like": 0, "ones_like": 1, "empty_like": None}.get(name, None)
             if name == "full_like":
                 value = fill
@@ -2994,10 +3043,6 @@ def _bind_static_tree(spec, value):
     return value
 
 
-def _single_leaf(tree):
-    return isinstance(tree, Dyn)
-
-
 @special(jacobian.jacobian_from_columns)
 def _jacobian_from_columns(spec, args, kwargs):
     columns, outputs, inputs = args
@@ -3086,7 +3131,7 @@ def _log_softmax_numpy(x, axis=None):
 
 
 def _log_expit_numpy(x):
-    return -np.logaddexp(0.0, -x) if False else np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
 
 
 for _fn, _impl in ((scipy.special.softmax, _softmax_numpy), (scipy.special.log_softmax, _log_softmax_numpy),
