@@ -1,10 +1,11 @@
 """`jit`: compile a function (or a transformed one) for the shapes and dtypes it is called with.
 
 One compiled version per pytree structure, shapes, dtypes and static arguments. The first call
-with new types specializes the NumPy source (`codegen/specialize.py`), writes the Numba module
-and starts compiling it in a background thread; until that finishes, calls run the NumPy code,
-so nobody waits on Numba. A module already in Numba's disk cache (a second process) is loaded
-at once.
+with new types specializes the NumPy source (`codegen/specialize.py`, which also raises the
+TransformErrors), writes the Numba module (`codegen/numba_cpu.py`), returns the NumPy result and
+compiles in a background thread; until that finishes, calls keep running the NumPy code, so nobody
+waits on Numba. Modules are content-addressed files, so a later process finds its compiled code in
+Numba's disk cache. `S2S_JIT_BACKGROUND=0` compiles on the first call instead.
 """
 import functools
 import inspect
@@ -104,7 +105,12 @@ class Compiled:
                 raise
             except Exception as err:     # numba.core.errors.* and lowering failures
                 raise numba_cpu.numba_error(err, self.lowered, self.module.__file__) from None
-            self.call = _entry(self.dispatcher, self.flatten, self.rebuild, len(signature))
+            target = self.dispatcher
+            if self.flatten is None and all(not isinstance(t, numba.types.Array) for t in signature):
+                # our cache key fixes these scalar types: skip Numba's own dispatch (~100 ns a call)
+                overload = self.dispatcher.overloads.get(signature)
+                target = overload.entry_point if overload is not None else target
+            self.call = _entry(target, self.flatten, self.rebuild, len(signature))
         except BaseException as err:
             self.error = err
         finally:
@@ -143,6 +149,7 @@ class JitRecord:
         self.title = f"jit of {getattr(fun, '__name__', 'fun')}"
         self.cache = {}
         self.scalar_entries = {}
+        self.single_entries = {}
         self.lock = threading.Lock()
         self.latest = None
         self._numpy_module = None
@@ -186,12 +193,22 @@ class JitRecord:
         fallback = self.fun
         lookup = self.lookup
         scalars = self.scalar_entries      # type tuple -> compiled entry, for all-scalar arguments
+        single = self.single_entries       # the same for one argument, keyed by its type
+
+        positional = self.positional
 
         if not static:
-            def call(*args):
-                entry = scalars.get(tuple(map(type, args)))
-                if entry is not None:
-                    return entry(*args)
+            def call(*args, **kwargs):
+                if kwargs:
+                    args = positional(args, kwargs)
+                if len(args) == 1:            # the common scalar case, without building a tuple
+                    entry = single.get(args[0].__class__)
+                    if entry is not None:
+                        return entry(args[0])
+                else:
+                    entry = scalars.get(tuple(map(type, args)))
+                    if entry is not None:
+                        return entry(*args)
                 key = _key(args)
                 entry = cache.get(key)
                 if entry is None:
@@ -204,7 +221,9 @@ class JitRecord:
                     return result
                 return self.finished(key, entry)(*args)
         else:
-            def call(*args):
+            def call(*args, **kwargs):
+                if kwargs:
+                    args = positional(args, kwargs)
                 key = self.static_key(args)
                 entry = cache.get(key)
                 if entry is None:
@@ -217,6 +236,26 @@ class JitRecord:
                     entry = self.finished(key, entry)
                 return entry(*args)
         return call
+
+    def bound(self):
+        """Arguments a transformed function passes in front of the caller's (functools.partial)."""
+        record = getattr(self.fun, "__s2s__", None)
+        bound = getattr(record, "bound", None)
+        if not bound:
+            return (), {}
+        args, kwargs = bound
+        return tuple(args), dict(kwargs)
+
+    def positional(self, args, kwargs):
+        """Keyword arguments moved to their positions (defaults of skipped parameters filled in)."""
+        try:
+            bound = inspect.signature(self.numpy_function).bind(*args, **kwargs)
+        except TypeError as err:
+            raise TypeError(f"{self.title}: {err}") from None
+        bound.apply_defaults()
+        if bound.kwargs:
+            raise TypeError(f"{self.title}: jit passes only arguments that have a position")
+        return tuple(bound.args)
 
     def static_key(self, args):
         parts = []
@@ -240,6 +279,8 @@ class JitRecord:
             self.cache[key] = entry.call
             if not self.static_argnums and all(k in _SCALAR_KEYS for k in key):
                 self.scalar_entries[key] = entry.call
+                if len(key) == 1:
+                    self.single_entries[key[0]] = entry.call
         return entry.call
 
     def lookup(self, key, args):
@@ -265,7 +306,8 @@ class JitRecord:
         fn = self.numpy_function
         abstract, leaves_of_args, params = abstract_arguments(fn, args, self.static_argnums)
         spec = specializer.Specializer(reserved=params)
-        result = spec.specialize(fn, abstract, params)
+        bound, keywords = self.bound()
+        result = spec.specialize(fn, list(bound) + abstract, params, keywords)
         title = f"{self.title} for {signature_text(args, self.static_argnums)}"
         lowered = numba_cpu.render(result, title)
         flatten = leaves_of_args

@@ -181,6 +181,7 @@ def test_decorator_forms():
         return 3.0 * x
 
     assert double(np.ones(2)).tolist() == [2.0, 2.0]
+    assert double(x=np.ones(2)).tolist() == [2.0, 2.0]        # keywords move to their positions
     assert triple(np.ones(2)).tolist() == [3.0, 3.0]
 
 
