@@ -19,7 +19,7 @@ import gast
 
 from . import activity, nodes, operations
 from .normalize import index_as_value
-from .reverse import ARRAY, _infer_kinds
+from .reverse import ARRAY, _fold, _infer_kinds
 
 _OUT = "__s2s_out__"      # placeholder for the primitive's result while a tangent is built
 # Opaque right-hand sides that never carry a derivative: truth values and attribute reads (x.dtype).
@@ -485,26 +485,6 @@ def _constant(value):
     if isinstance(value, tuple):
         return nodes.tuple_([_constant(v) for v in value])
     return nodes.const(value)
-
-
-def _fold(expr):
-    """Fold what templates leave behind for literal arguments: `2 - 1`, `x ** 1`."""
-    class Fold(gast.NodeTransformer):
-        def visit_BinOp(self, node):
-            self.generic_visit(node)
-            left, right = node.left, node.right
-            if _number(left) and _number(right) and isinstance(node.op, (gast.Add, gast.Sub, gast.Mult)):
-                ops = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b}
-                return nodes.const(ops[type(node.op)](left.value, right.value))
-            if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
-                return left
-            return node
-
-    return Fold().visit(expr)
-
-
-def _number(node):
-    return isinstance(node, gast.Constant) and type(node.value) in (int, float)
 
 
 def differentiate(source, fn, active_params, namer, callees):
