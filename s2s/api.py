@@ -9,9 +9,9 @@ from collections.abc import Callable
 import numpy as np
 from beartype import BeartypeConf, beartype
 
-from .ast_passes import parse
+from .ast_passes import parse, reads
 from .ast_passes.pipeline import Program
-from .codegen import emit, module as modules
+from .codegen import emit, module as modules, program_cache
 from .runtime import primitives
 from .runtime.primitives.adjoints import zeros_like_tree
 
@@ -21,31 +21,48 @@ ArgNums = int | tuple[int, ...]
 
 
 class Generated:
-    """A generated module, built on first use: its source and its entry function."""
+    """A generated module, built on first use: its source and its entry function.
 
-    def __init__(self, title, build):
+    `key` names the transformation (JSON-able options) and `root`, the function it is applied to;
+    with both, a later process loads the module from the program cache instead of running the
+    passes (`codegen/program_cache.py`). `bound` holds the (args, kwargs) a `functools.partial`
+    or a method passes in front of the caller's; `meta` what a build reports besides its entry."""
+
+    def __init__(self, title, build, key=None, root=None):
         self.title = title
         self._build = build          # Program -> entry function name
         self._lock = threading.Lock()
+        self.key, self.root = key, root
         self.module = None
         self.source = None
         self.entry = None
+        self.meta = None
+        self.bound = ((), {})
 
     def ensure(self):
         if self.module is None:
             with self._lock:
                 if self.module is None:
-                    program = Program()
-                    entry = self._build(program)
-                    text = emit.module_source(program.functions, self.title)
-                    namespace = {k: v for k, v in program.binder.values.items()
-                                 if not type(v) is object}
-                    first = entry if isinstance(entry, str) else entry[0]
-                    label = first.split("_")[0]
-                    self.module = modules.load(text, namespace, label)
-                    self.source = text
-                    self.entry = entry
+                    self._load_or_build()
         return self
+
+    def _load_or_build(self):
+        key = program_cache.key_of(self.key, self.root) if self.key is not None else None
+        found = program_cache.lookup(key, self.root) if key is not None else None
+        if found is not None:
+            self.module, self.source, self.entry, self.meta = found
+            return
+        with reads.recording() as read:
+            program = Program()
+            entry = self._build(program)
+        text = emit.module_source(program.functions, self.title)
+        namespace = {k: v for k, v in program.binder.values.items() if type(v) is not object}
+        first = entry if isinstance(entry, str) else entry[0]
+        label = first.split("_")[0]
+        module = modules.load(text, namespace, label)
+        if key is not None and not any(self.bound):
+            program_cache.store(key, self.root, read, module, text, namespace, entry, label, self.meta)
+        self.module, self.source, self.entry = module, text, entry
 
     @property
     def function(self):
@@ -119,17 +136,17 @@ def _gradient(fun, argnums, has_aux, with_value):
     positions, as_tuple = _normalize_argnums(argnums)
     name = getattr(fun, "__name__", "fun")
     state = {}
+    kind = "value_and_grad" if with_value else "grad"
 
     def build(program):
         source, bound, kwargs = _source_of(fun)
-        state["bound"], state["kwargs"] = bound, kwargs
+        generated.bound = (bound, kwargs)
         shifted = tuple(p + len(bound) for p in positions)
         if as_tuple:
             shifted = _ArgNums(shifted)
         return program.grad_function(source, shifted, has_aux=has_aux, with_value=with_value)
 
-    kind = "value_and_grad" if with_value else "grad"
-    generated = Generated(f"{kind} of {name}", build)
+    generated = Generated(f"{kind} of {name}", build, key=[kind, list(positions), as_tuple, has_aux], root=fun)
 
     def call(*args, **kwargs):
         fn = state.get("function") or state.setdefault("function", generated.function)
@@ -138,9 +155,9 @@ def _gradient(fun, argnums, has_aux, with_value):
                 raise TypeError(f"{kind} of {name}: argnums={argnums} but only {len(args)} positional "
                                 "argument(s) were given")
             _check_differentiable(args[p], p, kind)
-        bound = state["bound"]
-        if bound or state["kwargs"]:
-            result = fn(*bound, *args, **state["kwargs"], **kwargs)
+        bound, bound_kwargs = generated.bound
+        if bound or bound_kwargs:
+            result = fn(*bound, *args, **bound_kwargs, **kwargs)
         else:
             result = fn(*args, **kwargs)
         return _owned(result)
@@ -219,23 +236,14 @@ def _pair(fun, n_primals):
     cache = _pair_cache.setdefault(id(fun), {})
     if n_primals in cache and cache[n_primals][0] is fun:
         return cache[n_primals][1]
-    holder = {}
 
     def build(program):
         source, bound, kwargs = _source_of(fun)
-        holder["bound"] = (bound, kwargs)
+        generated.bound = (bound, kwargs)
         mask = tuple([False] * len(bound) + [True] * n_primals)
         return program.reverse_pair(source, mask)
 
-    generated = _Pair(f"vjp of {getattr(fun, '__name__', 'fun')}", build)
-    original_ensure = generated.ensure
-
-    def ensure():
-        original_ensure()
-        generated.bound = holder["bound"]
-        return generated
-
-    generated.ensure = ensure
+    generated = _Pair(f"vjp of {getattr(fun, '__name__', 'fun')}", build, key=["vjp", n_primals], root=fun)
     cache[n_primals] = (fun, generated)
     return generated
 

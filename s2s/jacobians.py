@@ -26,8 +26,8 @@ class _Jvp(Generated):
     """The module holding `jvp_f` for `fun` called with `n` primals; `parts` says how to call it."""
 
     def __init__(self, fun, n):
-        self.fun, self.n, self.parts = fun, n, None
-        super().__init__(f"jvp of {getattr(fun, '__name__', 'fun')}", self._build_jvp)
+        self.fun, self.n = fun, n
+        super().__init__(f"jvp of {getattr(fun, '__name__', 'fun')}", self._build_jvp, key=["jvp", n], root=fun)
 
     def _build_jvp(self, program):
         source, bound, kwargs = _source_of(self.fun)
@@ -37,8 +37,15 @@ class _Jvp(Generated):
                             f"got {self.n} primals")
         mask = (False,) * len(bound) + (True,) * self.n + (False,) * (n_params - len(bound) - self.n)
         name, dots, _ = program.jvp_function(source, mask, callee=False)
-        self.parts = (tuple(bound), dict(kwargs), tuple(dots), n_params)
+        self.bound = (tuple(bound), dict(kwargs))
+        self.meta = [list(dots), n_params]
         return name
+
+    @property
+    def parts(self):
+        """(bound args, bound keywords, tangent parameter names, number of parameters)."""
+        dots, n_params = self.meta
+        return self.bound[0], self.bound[1], tuple(dots), n_params
 
 
 _jvp_cache = {}
@@ -163,7 +170,7 @@ def _jacobian(fun, argnums, mode, kind, name=None, fast_inner=None):
         return program.jacobian_function(source, argnums, mode, bound=bound, keywords=kwargs,
                                          kind=None if kind in ("jacfwd", "jacrev") else f"{kind}_{name}")
 
-    generated = Generated(f"{kind} of {name}", build)
+    generated = Generated(f"{kind} of {name}", build, key=["jacobian", repr(argnums), mode, kind, name], root=fun)
     batched = None
     if isinstance(argnums, int):
         batched = (_BatchedJacfwd(fast_inner or fun, argnums, name, kind) if mode == "fwd"
@@ -274,7 +281,8 @@ class _JvpAlong(Generated):
 
     def __init__(self, fun, mask):
         self.fun, self.mask = fun, mask
-        super().__init__(f"jvp of {getattr(fun, '__name__', 'fun')}", self._build_jvp)
+        super().__init__(f"jvp of {getattr(fun, '__name__', 'fun')}", self._build_jvp,
+                         key=["jvp along", list(mask)], root=fun)
 
     def _build_jvp(self, program):
         source, _, _ = _source_of(self.fun)

@@ -20,17 +20,19 @@ def vmap(fun: Callable, in_axes: object = 0, out_axes: object = 0) -> Callable:
                          "wrap a dict of axes in a tuple: in_axes=({...},)")
     name = getattr(fun, "__name__", "fun")
     variants = {}
-    state = {}
 
     def variant(n_args, axes, kinds):
         key = (n_args, _freeze(axes), kinds)
         if key not in variants:
-            variants[key] = Generated(f"vmap of {name}", lambda program: build(program, n_args, axes, kinds))
+            generated = Generated(f"vmap of {name}", lambda program: build(generated, program, n_args, axes, kinds),
+                                  key=["vmap", n_args, repr(in_axes), repr(axes), repr(kinds), repr(out_axes)],
+                                  root=fun)
+            variants[key] = generated
         return variants[key]
 
-    def build(program, n_args, axes, kinds):
+    def build(generated, program, n_args, axes, kinds):
         source, bound, kwargs = _source_of(fun)
-        state["bound"], state["kwargs"] = bound, kwargs
+        generated.bound = (bound, kwargs)
         params = [a.id for a in source.tree.args.args]
         free = len(params) - len(bound)
         if n_args is None:         # the default variant: every parameter given, array arguments
@@ -59,7 +61,8 @@ def vmap(fun: Callable, in_axes: object = 0, out_axes: object = 0) -> Callable:
                       for x, a in zip(args, axes))
         generated = variant(len(args), axes, kinds)
         fn = generated.function
-        result = fn(*state["bound"], *args, **state["kwargs"])
+        bound, bound_kwargs = generated.bound
+        result = fn(*bound, *args, **bound_kwargs)
         return _owned(result)
 
     return _wrap(default, call, name, "vmap")

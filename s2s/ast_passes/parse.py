@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import gast
 
 from ..errors import TransformError
-from . import nodes
+from . import nodes, reads
 
 
 @dataclass
@@ -63,6 +63,7 @@ def function(fn):
         fn = fn.__func__
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"s2s transforms Python functions; got {type(fn).__name__} {fn!r}")
+    reads.note_function(fn)
     code = fn.__code__
     filename = code.co_filename
     tree = _file_tree(filename)

@@ -12,7 +12,7 @@ import gast
 import numpy as np
 
 from ..runtime import primitives
-from . import nodes, parse
+from . import nodes, parse, reads
 
 # Modules whose functions are library code: never read as user source.
 _LIBRARY_PREFIXES = ("numpy", "scipy", "math", "builtins", "functools", "operator", "numba",
@@ -88,12 +88,15 @@ def names(source, binder, function_sources):
 
     def lookup(name_):
         if name_ in source.closure:
-            return source.closure[name_]
-        if name_ in source.globals:
-            return source.globals[name_]
-        if hasattr(builtins, name_):
-            return getattr(builtins, name_)
-        raise KeyError(name_)
+            value, where = source.closure[name_], "closure"
+        elif name_ in source.globals:
+            value, where = source.globals[name_], source.globals
+        elif hasattr(builtins, name_):
+            value, where = getattr(builtins, name_), "builtins"
+        else:
+            raise KeyError(name_)
+        reads.note_name(where, name_, value)
+        return value
 
     for node in gast.walk(fn):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
