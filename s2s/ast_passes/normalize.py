@@ -307,7 +307,10 @@ class Normalizer:
             out.append(self._stamp(nodes.return_(value)))
         elif isinstance(stmt, gast.If):
             test = self.atom(stmt.test, out, hint=None)
-            out.append(self._stamp(nodes.if_(test, self.block(stmt.body), self.block(stmt.orelse))))
+            line = self.lineno   # block() moves self.lineno to the branches' statements
+            branch = nodes.if_(test, self.block(stmt.body), self.block(stmt.orelse))
+            self.lineno = line
+            out.append(self._stamp(branch))
         elif isinstance(stmt, gast.For):
             self._for(stmt, out)
         elif isinstance(stmt, gast.While):

@@ -1,4 +1,6 @@
 """normalize: one operation per line, readable temporaries, structured jumps."""
+import inspect
+
 import gast
 
 import corpus as c
@@ -6,9 +8,13 @@ from s2s.ast_passes import nodes, parse
 from s2s.ast_passes.pipeline import Program, prepare
 
 
-def normalized(fn):
+def normalized_tree(fn):
     _, tree = prepare(parse.function(fn), Program())
-    return nodes.to_source(tree)
+    return tree
+
+
+def normalized(fn):
+    return nodes.to_source(normalized_tree(fn))
 
 
 def test_one_operation_per_statement_with_named_temporaries():
@@ -68,3 +74,11 @@ def test_continue_removed_and_while_condition_recomputed():
 def test_local_item_write_is_functional():
     text = normalized(c.local_array_writes)
     assert "a = index_update(a, i, " in text
+
+
+def test_if_keeps_the_line_of_the_users_if():
+    for fn in (c.abs_val, c.early_return):
+        lines, first = inspect.getsourcelines(fn)
+        if_line = first + next(k for k, line in enumerate(lines) if line.strip().startswith("if "))
+        ifs = [n for n in gast.walk(normalized_tree(fn)) if isinstance(n, gast.If)]
+        assert ifs and all(n.lineno == if_line for n in ifs), (fn.__name__, [n.lineno for n in ifs], if_line)
