@@ -1,5 +1,6 @@
 """jit: compiled results equal the NumPy ones (values and dtypes), caching per shapes/dtypes/static
 arguments, errors, the NumPy backend, background compilation and Numba's disk cache."""
+import functools
 import json
 import os
 import subprocess
@@ -163,6 +164,16 @@ def test_static_arguments():
     jitted.__s2s__.wait()
     assert jitted(2.0, 2) == pytest.approx(4.0)
     assert len(jitted.__s2s__.cache) == 2
+
+
+def test_gradient_of_a_partial_function():
+    def scaled(a, x):
+        return a * np.sum(np.tanh(x) ** 2)
+
+    x = np.linspace(-1.0, 1.0, 5)
+    gradient = s2s.grad(functools.partial(scaled, 2.0))
+    _, actual = compiled(gradient, x)
+    assert_tree_close(actual, 4.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2))
 
 
 def test_unhashable_static_argument_is_a_type_error():
