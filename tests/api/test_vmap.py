@@ -626,6 +626,21 @@ def test_per_example_gradients_with_control_flow(fun, gens):
     run_case(g, gens, (True,) * len(gens), 0)
 
 
+def test_per_example_gradients_transform_again():
+    """The batched seed `vmap(grad(f))` calls is plain Python, so the result can be vmapped and
+    differentiated again; a non-scalar output per example is still grad's TypeError."""
+    per_example = s2s.vmap(s2s.grad(tanh_poly))
+    xs = rng.normal(size=(2, B))
+    tree_close(s2s.vmap(per_example)(xs), np.stack([per_example(row) for row in xs]))
+    x, step = xs[0], 1e-6
+    numeric = np.stack([(per_example(x + step * e) - per_example(x - step * e)) / (2 * step)
+                        for e in np.eye(B)], axis=1)
+    tree_close(s2s.jacfwd(per_example)(x), numeric, rtol=1e-6, atol=1e-7)
+    tree_close(s2s.jacrev(per_example)(x), numeric, rtol=1e-6, atol=1e-7)
+    with pytest.raises(TypeError, match="scalar output"):
+        s2s.vmap(s2s.grad(square))(rng.normal(size=(B, 2)))
+
+
 def sum_of_lists(x):
     return np.sum(lists(x))
 

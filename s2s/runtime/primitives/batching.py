@@ -1129,14 +1129,11 @@ def add_tree_batched(a, b):
 
 
 def scalar_seed_batched(out):
-    """The cotangent 1 for every example of a batched scalar output."""
-    if np.ndim(out) != 1:
-        raise TypeError(f"grad requires a scalar output, got shape {np.shape(out)[1:]} per example; "
-                        "use vjp or jacrev for non-scalar outputs, or reduce with np.sum")
-    if not np.issubdtype(np.result_type(out), np.floating):
-        raise TypeError(f"grad requires a real floating-point scalar output, got {np.result_type(out)}; "
-                        "cast the result with float(...) or use a float input")
-    return np.ones_like(out)
+    """The cotangent 1 for every example of a batched scalar output. grad's TypeError for anything
+    but a real scalar comes from `scalar_seed` of one example's shape and dtype (a primitive, so
+    this helper stays plain Python that s2s can transform again)."""
+    example = np.zeros(np.shape(out)[1:], dtype=np.result_type(out))
+    return np.full_like(out, adjoints.scalar_seed(example))
 
 
 def sum_batched(iterable, start):
