@@ -15,7 +15,7 @@ import types
 
 import numpy as np
 
-from .codegen import numba_cpu, specialize as specializer
+from .codegen import numba_cpu, program_cache, specialize as specializer
 from .errors import TransformError
 from .runtime.pytree import tree_flatten, tree_unflatten
 
@@ -83,6 +83,7 @@ class Compiled:
         self.ready = threading.Event()
         self.error = None
         self.call = None
+        self.compiled_hook = None       # called once the code compiled (stores it in the program cache)
         self._started = False
 
     def start(self):
@@ -105,6 +106,8 @@ class Compiled:
                 raise
             except Exception as err:     # numba.core.errors.* and lowering failures
                 raise numba_cpu.numba_error(err, self.lowered, self.module.__file__) from None
+            if self.compiled_hook is not None:
+                self.compiled_hook()
             target = self.dispatcher
             if self.flatten is None and all(not isinstance(t, numba.types.Array) for t in signature):
                 # our cache key fixes these scalar types: skip Numba's own dispatch (~100 ns a call)
@@ -305,22 +308,43 @@ class JitRecord:
             return compiled.call
         fn = self.numpy_function
         abstract, leaves_of_args, params = abstract_arguments(fn, args, self.static_argnums)
-        spec = specializer.Specializer(reserved=params)
         bound, keywords = self.bound()
-        result = spec.specialize(fn, list(bound) + abstract, params, keywords)
-        title = f"{self.title} for {signature_text(args, self.static_argnums)}"
-        lowered = numba_cpu.render(result, title)
+        cache_key = self.cache_key(key, bound, keywords)
+        found = program_cache.lookup_payload(cache_key, fn) if cache_key is not None else None
+        if found is not None:
+            lowered, output = found
+        else:
+            spec = specializer.Specializer(reserved=params)
+            result = spec.specialize(fn, list(bound) + abstract, params, keywords)
+            title = f"{self.title} for {signature_text(args, self.static_argnums)}"
+            lowered = numba_cpu.render(result, title)
+            output = result.output
         flatten = leaves_of_args
         if flatten is None and self.static_argnums:
             static = self.static_argnums
             flatten = lambda call_args: _dynamic_args(call_args, static)      # noqa: E731
         if lowered.buffers:
             flatten = _with_buffers(flatten, lowered.buffers)
-        rebuild = output_rebuilder(result.output)
+        rebuild = output_rebuilder(output)
         example = tuple(flatten(args) if flatten is not None else args)
         compiled = Compiled(key, lowered, flatten, rebuild, example)
+        if found is None and cache_key is not None:
+            # stored once Numba compiled it; the line map back to the user's code stays behind
+            payload = (numba_cpu.Lowered(lowered.text, lowered.namespace, lowered.entry, {}, lowered.buffers),
+                       output)
+            compiled.compiled_hook = lambda: program_cache.store_payload(cache_key, fn, payload)
         self.latest = compiled
         return compiled
+
+    def cache_key(self, key, bound, keywords):
+        """The program-cache key of this specialization: only for code s2s generated (whose module
+        holds everything it reads) called with literal static arguments; else None."""
+        if bound or keywords or not program_cache.generated(self.numpy_function):
+            return None
+        statics = [part[2] for part in key if isinstance(part, tuple) and part[:1] == ("static",)]
+        if any(program_cache.literal(v) is None for v in statics):
+            return None
+        return program_cache.key_of(["jit", self.backend, repr(key)], self.numpy_function)
 
     # -- backend 'numpy' ------------------------------------------------------------------------------
     def numpy_module(self):

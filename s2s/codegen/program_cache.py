@@ -5,13 +5,18 @@ asked of, the sources of the functions that one calls, and the values its free n
 While a program is built, `parse.function` and `resolve.names` report each of those reads
 (`ast_passes/reads.py`). The entry written afterwards says how to find each value again in
 another process (a module global, a global of the transformed function's own module, an
-importable object, a literal) and what it looked like (the fingerprint of a function's code object, a constant's value, an array's
-dtype and shape). A later `lookup` is a hit only if every read still finds the same thing; then
-the module text is loaded from its content-addressed file without running a pass.
+importable object, a literal) and what it looked like (the fingerprint of a function's code
+object, a constant's value, an array's dtype and shape). A later `lookup` is a hit only if every
+read still finds the same thing; then the module text is loaded from its content-addressed file
+without running a pass.
+
+jit stores its specializations of generated code too (`store_payload`): they depend on every
+global the generated functions name, arrays by content, since the specializer folds them in.
 
 Not cached (always transformed again, never wrong): closures, `functools.partial` arguments,
 methods, lambdas and nested functions that cannot be found again by name, values other than
-modules, functions, importable objects, literals and arrays. `S2S_PROGRAM_CACHE=0` turns it off.
+modules, functions, importable objects, literals and arrays; jit of plain user functions.
+The key includes s2s's own files (sizes and times). `S2S_PROGRAM_CACHE=0` turns it all off.
 """
 import ast
 import functools
@@ -20,6 +25,7 @@ import importlib
 import json
 import marshal
 import os
+import pickle
 import sys
 import types
 
@@ -56,7 +62,7 @@ def function_fingerprint(fn):
     if not isinstance(fn, types.FunctionType) or fn.__closure__ or fn.__kwdefaults__:
         return None
     defaults = fn.__defaults__ or ()
-    if _literal(defaults) is None:
+    if literal(defaults) is None:
         return None
     return hashlib.sha1(marshal.dumps(fn.__code__) + repr(defaults).encode()).hexdigest()
 
@@ -69,11 +75,11 @@ def root_function(root):
     return root if isinstance(root, types.FunctionType) else None
 
 
-def _literal(value):
+def literal(value):
     """repr(value) when literal_eval gives back an equal value of the same type, else None."""
     if value is None or type(value) in (bool, int, float, complex, str):
         text = repr(value)
-    elif type(value) is tuple and all(_literal(v) is not None for v in value):
+    elif type(value) is tuple and all(literal(v) is not None for v in value):
         text = repr(value)
     else:
         return None
@@ -85,20 +91,24 @@ def _literal(value):
     return text if same and type(back) is type(value) else None
 
 
-def _signature(value):
-    """What a value looked like, as JSON-able data; None when it cannot be checked later."""
+def _signature(value, contents=False):
+    """What a value looked like, as JSON-able data; None when it cannot be checked later. With
+    `contents`, an array's values count too (for code that folded them in as constants)."""
     if isinstance(value, types.ModuleType):
         return ["module", value.__name__]
     if isinstance(value, types.FunctionType):
         fp = function_fingerprint(value)
         return None if fp is None else ["function", fp]
-    literal = _literal(value)
-    if literal is not None:
-        return ["literal", literal]
+    text = literal(value)
+    if text is not None:
+        return ["literal", text]
     if type(value) is np.ndarray:
+        if contents:
+            digest = hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest()
+            return ["array", value.dtype.str, list(value.shape), digest]
         return ["array", value.dtype.str, list(value.shape)]
     if type(value) is tuple:
-        items = [_signature(v) for v in value]
+        items = [_signature(v, contents) for v in value]
         return None if None in items else ["tuple", items]
     place = _importable(value)
     if place is not None:
@@ -147,6 +157,11 @@ def _find(recipe, root):
         return getattr(builtins, recipe[1])
     if kind == "root":
         return root.__globals__[recipe[1]]
+    if kind == "path":
+        value = root
+        for name in recipe[1]:
+            value = value.__globals__[name]
+        return value
     if kind == "global":
         return getattr(importlib.import_module(recipe[1]), recipe[2])
     if kind == "object":
@@ -164,9 +179,9 @@ def _value_recipe(value, reads_by_id):
         return ["module", value.__name__]
     if id(value) in reads_by_id:
         return reads_by_id[id(value)]
-    literal = _literal(value)
-    if literal is not None:
-        return ["literal", literal]
+    text = literal(value)
+    if text is not None:
+        return ["literal", text]
     place = _importable(value)
     return None if place is None else ["object"] + place
 
@@ -184,10 +199,10 @@ def key_of(parts, root):
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def _path(key):
+def _path(key, suffix=".json"):
     folder = os.path.join(modules.cache_dir(), "programs")
     os.makedirs(folder, exist_ok=True)
-    return os.path.join(folder, f"{key}.json")
+    return os.path.join(folder, key + suffix)
 
 
 def lookup(key, root):
@@ -206,11 +221,9 @@ def _load(key, root):
     except (OSError, ValueError, KeyError):
         return None
     fn = root_function(root)
+    if not _reads_hold(stored["reads"], fn):
+        return None
     try:
-        for recipe, signature in stored["reads"]:
-            value = _find(recipe, fn)
-            if signature != ["s2s"] and _signature(value) != signature:
-                return None
         namespace = {name: _find(recipe, fn) for name, recipe in stored["namespace"].items()}
     except Exception:            # a module, global or attribute that is gone: transform again
         return None
@@ -222,28 +235,11 @@ def _load(key, root):
 
 def store(key, root, reads, module, text, namespace, entry, label, meta=None):
     """Write the entry for a program just built, if everything it read can be found again."""
-    if not reads.cacheable:
-        return False
     fn = root_function(root)
-    entries, by_id = [], {}
-    for where, name, value in reads.names:
-        recipe = _recipe(value, where, name, fn)
-        signature = ["s2s"] if recipe is not None and recipe[0] == "global" and recipe[1].startswith("s2s.") \
-            else _signature(value)      # s2s's own globals change only with its files (in the key)
-        if recipe is None or signature is None:
-            _debug("read", name, value, recipe, signature)
-            return False
-        entries.append([recipe, signature])
-        by_id.setdefault(id(value), recipe)
-    for read in reads.functions:
-        if read is fn or read.__module__.startswith("s2s.") or id(read) in by_id:
-            continue
-        place = _importable(read)
-        signature = _signature(read)
-        if place is None or signature is None:
-            _debug("function", read, place, signature)
-            return False
-        entries.append([["object"] + place, signature])
+    found = _read_entries(reads, fn)
+    if found is None:
+        return False
+    entries, by_id = found
     names = {}
     for name, value in namespace.items():
         recipe = _value_recipe(value, by_id)
@@ -253,13 +249,130 @@ def store(key, root, reads, module, text, namespace, entry, label, meta=None):
         names[name] = recipe
     stored = {"file": module.__file__, "label": label, "entry": entry, "meta": meta,
               "reads": entries, "namespace": names}
-    path = _path(key)
+    return _write(_path(key), lambda handle: json.dump(stored, handle, indent=1), "w")
+
+
+# -- compiled specializations (jit) -------------------------------------------------------------------------
+def lookup_payload(key, root):
+    """The object `store_payload` stored under `key`, if everything it depends on still holds."""
+    try:
+        with open(_path(key, ".pickle"), "rb") as handle:
+            stored = pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError):
+        stored = None
+    holds = stored is not None and _reads_hold(stored["reads"], root, contents=True)
+    found = stored["payload"] if holds else None
+    counts["hit" if found is not None else "miss"] += 1
+    return found
+
+
+def store_payload(key, root, payload):
+    """Pickle `payload` (compiled code specialized from the generated function `root`) under `key`.
+    It depends on every value reachable from root's module: arrays count by content, since the
+    specializer folds constants in."""
+    entries = module_entries(root)
+    if entries is None:
+        return False
+    stored = {"reads": entries, "payload": payload}
+    return _write(_path(key, ".pickle"), lambda handle: pickle.dump(stored, handle), "wb")
+
+
+def generated(fn):
+    """Whether `fn` was emitted by s2s (its code comes from a file in the cache directory)."""
+    filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
+    return os.path.dirname(os.path.abspath(filename)) == os.path.abspath(modules.cache_dir())
+
+
+def module_entries(fn):
+    """[recipe, signature] of every global value the generated function `fn` names, and those that
+    the generated functions it names name in turn (in its module or others), or None when user code
+    or a value that cannot be checked is among them."""
+    entries, seen = [], set()
+
+    def visit(function, path):
+        if function.__code__ in seen:
+            return True
+        seen.add(function.__code__)
+        namespace = function.__globals__
+        for name in sorted(_global_names(function.__code__)):
+            if name not in namespace:
+                continue            # an attribute name, or a builtin
+            value = namespace[name]
+            recipe = ["path", path + [name]]
+            if isinstance(value, types.FunctionType) and not value.__module__.startswith("s2s."):
+                if not generated(value):
+                    _debug("user function", name)
+                    return False
+                entries.append([recipe, _signature(value)])
+                if not visit(value, path + [name]):
+                    return False
+                continue
+            signature = _signature(value, contents=True)
+            if signature is None:
+                _debug("value", name, value)
+                return False
+            entries.append([recipe, signature])
+        return True
+
+    return entries if generated(fn) and visit(fn, []) else None
+
+
+def _global_names(code):
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+# -- reads --------------------------------------------------------------------------------------------------
+def _read_entries(reads, fn, contents=False):
+    """([recipe, signature] per read, {id(value): recipe}), or None if some read cannot be found again."""
+    if not reads.cacheable:
+        return None
+    entries, by_id = [], {}
+    for where, name, value in reads.names:
+        recipe = _recipe(value, where, name, fn)
+        signature = ["s2s"] if recipe is not None and recipe[0] == "global" and recipe[1].startswith("s2s.") \
+            else _signature(value, contents)      # s2s's own globals change only with its files (in the key)
+        if recipe is None or signature is None:
+            _debug("read", name, value, recipe, signature)
+            return None
+        entries.append([recipe, signature])
+        by_id.setdefault(id(value), recipe)
+    for read in reads.functions:
+        if read is fn or read.__module__.startswith("s2s.") or id(read) in by_id:
+            continue
+        place = _importable(read)
+        signature = _signature(read)
+        if place is None or signature is None:
+            _debug("function", read, place, signature)
+            return None
+        entries.append([["object"] + place, signature])
+    return entries, by_id
+
+
+def _reads_hold(entries, fn, contents=False):
+    try:
+        for recipe, signature in entries:
+            if signature != ["s2s"] and _signature(_find(recipe, fn), contents) != signature:
+                return False
+    except Exception:            # a module, global or attribute that is gone
+        return False
+    return True
+
+
+def _write(path, dump, mode):
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "w") as handle:
-            json.dump(stored, handle, indent=1)
+        with open(tmp, mode) as handle:
+            dump(handle)
         os.replace(tmp, path)
-    except (OSError, TypeError, ValueError):
+    except (OSError, TypeError, ValueError, pickle.PicklingError, AttributeError, RecursionError):
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
         return False
     counts["stored"] += 1
     return True

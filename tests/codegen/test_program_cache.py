@@ -153,3 +153,53 @@ def test_fingerprints():
     def closure(x):
         return x + value
     assert program_cache.function_fingerprint(closure) is None
+
+
+# -- jit: the specialized, compiled code is stored too --------------------------------------------------------
+JIT_MODEL = textwrap.dedent("""
+    import numpy as np
+
+    OFFSET = np.array([1.0, 2.0])
+
+
+    def loss(w, x):
+        return np.sum(np.tanh(x @ w + OFFSET) ** 2)
+""")
+
+JIT_SCRIPT = textwrap.dedent("""
+    import json
+    import numpy as np
+    import s2s
+    from s2s.codegen import program_cache
+    import model
+
+    w, x = np.linspace(-1, 1, 6).reshape(3, 2), np.linspace(-1, 1, 12).reshape(4, 3)
+    jitted = s2s.jit(s2s.grad(model.loss))
+    jitted(w, x)
+    jitted.__s2s__.wait()
+    print(json.dumps({"grad": jitted(w, x).tolist(), "compiled": jitted.__s2s__.latest.call is not None,
+                      "counts": program_cache.counts}))
+""")
+
+
+def test_jit_specializations_are_stored_and_checked_by_content(tmp_path, tmp_path_factory):
+    (tmp_path / "model.py").write_text(JIT_MODEL)
+    (tmp_path / "main.py").write_text(JIT_SCRIPT)
+    cache = tmp_path_factory.mktemp("cache")
+    w, x = np.linspace(-1, 1, 6).reshape(3, 2), np.linspace(-1, 1, 12).reshape(4, 3)
+
+    def expected(offset):
+        t = np.tanh(x @ w + offset)
+        return x.T @ (2 * t * (1 - t ** 2))
+
+    first = run(tmp_path, cache)
+    assert first["compiled"] and first["counts"]["stored"] == 2      # the gradient and its specialization
+    np.testing.assert_allclose(first["grad"], expected(np.array([1.0, 2.0])), rtol=1e-12)
+    second = run(tmp_path, cache)
+    assert second["counts"] == {"hit": 2, "miss": 0, "stored": 0}
+    assert second["grad"] == first["grad"]
+    # same shape, new values: the gradient program still holds, the folded-in constant does not
+    (tmp_path / "model.py").write_text(JIT_MODEL.replace("[1.0, 2.0]", "[-0.5, 0.25]"))
+    third = run(tmp_path, cache)
+    assert third["counts"]["hit"] == 1 and third["counts"]["stored"] == 1
+    np.testing.assert_allclose(third["grad"], expected(np.array([-0.5, 0.25])), rtol=1e-12)
