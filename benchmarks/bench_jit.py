@@ -128,36 +128,67 @@ def bench_hessian(settings):
 
 
 # -- time to a first result, in new processes ------------------------------------------------------------
-_FIRST = textwrap.dedent("""
-    import json, sys, time
-    sys.path.insert(0, {root!r})
-    from benchmarks import models
-    params, x, y = models.mlp_data()
-    if {who!r} == "s2s":
-        import s2s
-        import numba             # imported before timing, as jax is
+def _readme_data():
+    return (np.random.default_rng(0).standard_normal((5000, 5000)).astype(np.float32),)
+
+
+def _per_example_data():
+    return models.mlp_data(sizes=(32, 64, 10), batch=128)
+
+
+# name -> (build the s2s function, build the JAX function, the arguments)
+FIRST_RESULT_CASES = {
+    "README x*x + x*2.0": (lambda s2s: s2s.jit(readme),
+                           lambda jax: jax.jit(peers.with_numpy(readme, jax.numpy)), _readme_data),
+    "jit(grad(tanh))": (lambda s2s: s2s.jit(s2s.grad(tanh)),
+                        lambda jax: jax.jit(jax.grad(peers.with_numpy(tanh, jax.numpy))), lambda: (1.0,)),
+    "jit(grad(MLP loss))": (lambda s2s: s2s.jit(s2s.grad(models.mlp_loss)),
+                            lambda jax: jax.jit(jax.grad(peers.with_numpy(models.mlp_loss, jax.numpy))),
+                            models.mlp_data),
+    "jit(vmap(grad)) per-example": (
+        lambda s2s: s2s.jit(s2s.vmap(s2s.grad(models.mlp_loss), in_axes=(None, 0, 0))),
+        lambda jax: jax.jit(jax.vmap(jax.grad(peers.with_numpy(models.mlp_loss, jax.numpy)), in_axes=(None, 0, 0))),
+        _per_example_data),
+    "jit(hessian) 100-dim": (lambda s2s: s2s.jit(s2s.hessian(hessian_target)),
+                             lambda jax: jax.jit(jax.hessian(peers.with_numpy(hessian_target, jax.numpy))),
+                             lambda: (np.linspace(-1.0, 1.0, 100),)),
+}
+
+
+def time_first_result(case, who):
+    """Run in a new process: seconds from building the jitted function to its first result (and,
+    for s2s, to its compiled code being ready). Imports and data are outside the timing."""
+    import time
+    build_s2s, build_jax, data = FIRST_RESULT_CASES[case]
+    args = data()
+    if who == "s2s":
+        import numba  # noqa: F401  (imported before timing, as jax is)
+        s2s = peers.require_s2s()
         start = time.perf_counter()
-        jitted = s2s.jit(s2s.grad(models.mlp_loss))
-        jitted(params, x, y)
+        jitted = build_s2s(s2s)
+        jitted(*args)
         first = time.perf_counter() - start
         jitted.__s2s__.wait()
-        ready = time.perf_counter() - start
-    else:
-        import jax
-        jax.config.update("jax_platforms", "cpu")
-        from benchmarks import peers
-        args = jax.tree_util.tree_map(jax.numpy.asarray, (params, x, y))
-        start = time.perf_counter()
-        grad = jax.jit(jax.grad(peers.with_numpy(models.mlp_loss, jax.numpy)))
-        jax.block_until_ready(grad(*args))
-        first = ready = time.perf_counter() - start
-    print(json.dumps({{"first": first, "ready": ready}}))
+        return {"first": first, "ready": time.perf_counter() - start}
+    jax = peers.require_jax()
+    args = jax.tree_util.tree_map(jax.numpy.asarray, args)
+    start = time.perf_counter()
+    jax.block_until_ready(build_jax(jax)(*args))
+    first = time.perf_counter() - start
+    return {"first": first, "ready": first}
+
+
+_FIRST = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, {root!r})
+    from benchmarks import bench_jit
+    print(json.dumps(bench_jit.time_first_result({case!r}, {who!r})))
 """)
 
 
-def _first_result(who, cache_dir):
+def _first_result(case, who, cache_dir):
     env = dict(os.environ, S2S_CACHE_DIR=str(cache_dir), S2S_JIT_BACKGROUND="1")
-    done = subprocess.run([sys.executable, "-c", _FIRST.format(root=str(ROOT), who=who)], env=env,
+    done = subprocess.run([sys.executable, "-c", _FIRST.format(root=str(ROOT), case=case, who=who)], env=env,
                           capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
@@ -165,43 +196,42 @@ def _first_result(who, cache_dir):
 
 
 def bench_first_result(settings):
-    """First result of jit(grad(MLP loss)) in a new process (median of several): with an empty and
-    with a warm Numba disk cache, against JAX's first call."""
+    """Time to the first result of each jitted benchmark in a new process (median of several runs):
+    s2s with an empty and with a warm Numba disk cache, against JAX's first call. s2s answers with
+    the emitted NumPy code while Numba compiles in the background; the time until the compiled code
+    is ready is reported beside it (it includes ~0.5 s that Numba spends setting up its CPU target in
+    every new process, which no disk cache removes)."""
     import statistics
-    name = "first result of jit(grad(MLP loss)), new process"
     runs = 1 if settings.repeats < 5 else 3
-    try:
-        peers.require_s2s()
-        cold, warm = [], []
-        for _ in range(runs):
-            with tempfile.TemporaryDirectory(prefix="s2s_jit_cache_") as cache:
-                cold.append(_first_result("s2s", cache))
-                warm.append(_first_result("s2s", cache))
-        median = {key: {part: statistics.median(r[part] for r in runs_) for part in ("first", "ready")}
-                  for key, runs_ in (("cold", cold), ("warm", warm))}
-        s2s_cold = Timing(median["cold"]["first"], note=f"compiled code ready after {median['cold']['ready']:.2f} s")
-        s2s_warm = Timing(median["warm"]["first"], note=f"compiled code ready after {median['warm']['ready']:.2f} s")
-    except Exception as error:
-        s2s_cold = s2s_warm = Timing(note=f"failed: {first_line(error)}")
-    try:
-        peers.require_jax()
-        jax = Timing(statistics.median(_first_result("jax", tempfile.gettempdir())["first"] for _ in range(runs)))
-    except peers.Unavailable as missing:
-        jax = Timing(note=f"skipped: {missing}")
-    except Exception as error:
-        jax = Timing(note=f"failed: {first_line(error)}")
-    ready_cold = Timing(_ready(s2s_cold))
-    ready_warm = Timing(_ready(s2s_warm))
-    return [Row(name + ", empty cache", s2s_cold, "jax.jit first call", jax, max_ratio=1.0),
-            Row(name + ", warm cache", s2s_warm, "jax.jit first call", jax, max_ratio=0.5),
-            Row("compiled code ready, empty cache", ready_cold, "jax.jit first call", jax),
-            Row("compiled code ready, warm cache", ready_warm, "jax.jit first call", jax, max_ratio=0.5)]
-
-
-def _ready(timing):
-    if timing.seconds is None:
-        return None
-    return float(timing.note.split("after ")[1].split(" s")[0])
+    rows = []
+    for case in FIRST_RESULT_CASES:
+        name = f"first result of {case}, new process"
+        try:
+            peers.require_s2s()
+            cold, warm = [], []
+            for _ in range(runs):
+                with tempfile.TemporaryDirectory(prefix="s2s_jit_cache_") as cache:
+                    cold.append(_first_result(case, "s2s", cache))
+                    warm.append(_first_result(case, "s2s", cache))
+            timings = []
+            for runs_ in (cold, warm):
+                first = statistics.median(r["first"] for r in runs_)
+                ready = statistics.median(r["ready"] for r in runs_)
+                timings.append(Timing(first, note=f"compiled code ready after {ready:.2f} s"))
+            s2s_cold, s2s_warm = timings
+        except Exception as error:
+            s2s_cold = s2s_warm = Timing(note=f"failed: {first_line(error)}")
+        try:
+            peers.require_jax()
+            jax = Timing(statistics.median(_first_result(case, "jax", tempfile.gettempdir())["first"]
+                                           for _ in range(runs)))
+        except peers.Unavailable as missing:
+            jax = Timing(note=f"skipped: {missing}")
+        except Exception as error:
+            jax = Timing(note=f"failed: {first_line(error)}")
+        rows += [Row(name + ", empty cache", s2s_cold, "jax.jit first call", jax, max_ratio=1.0),
+                 Row(name + ", warm cache", s2s_warm, "jax.jit first call", jax, max_ratio=0.5)]
+    return rows
 
 
 def bench_jit(settings):
