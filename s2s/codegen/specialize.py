@@ -12,10 +12,13 @@ User functions, generated callees and the rule helpers of `adjoints.py` are inli
 primitives of the rule table are lowered to residual operations. What has no lowering raises
 `TransformError` at the user's line.
 """
+import ast
 import builtins
 import functools
+import linecache
 import operator
 import os
+import textwrap
 import types
 import warnings
 
@@ -400,14 +403,28 @@ def function_source(fn):
 
 def _as_written(fn):
     """Emitted by s2s, or a rule helper of s2s: specialized without normalizing."""
-    from .module import cache_dir
     module = getattr(fn, "__module__", "") or ""
     if module.startswith("s2s.runtime."):
         return True
     filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
-    return os.path.dirname(os.path.abspath(filename)) == os.path.abspath(cache_dir())
+    return _folder(filename) == _cache_folder()
 
 
+@functools.lru_cache(maxsize=1024)
+def _folder(filename):
+    return os.path.dirname(os.path.abspath(filename))
+
+
+def _cache_folder():
+    from .module import cache_dir
+    key = os.environ.get("S2S_CACHE_DIR")
+    hit = _CACHE_FOLDER.get(key)
+    if hit is None:
+        hit = _CACHE_FOLDER[key] = os.path.abspath(cache_dir())
+    return hit
+
+
+_CACHE_FOLDER = {}
 _RAW = {}
 
 
@@ -416,18 +433,11 @@ def raw_source(fn):
     hit = _RAW.get(id(fn))
     if hit is not None and hit[0] is fn:
         return hit[1]
-    import inspect
-    import textwrap
-    try:
-        lines, first = inspect.getsourcelines(fn)
-    except (OSError, TypeError):
-        return parse.function(fn)
-    tree = gast.parse(textwrap.dedent("".join(lines)))
-    gast.increment_lineno(tree, first - 1)
-    node = tree.body[0]
-    if not isinstance(node, gast.FunctionDef):
-        return parse.function(fn)
-    node.decorator_list = []
+    node = _quick_tree(fn)
+    if node is None:
+        node = _inspected_tree(fn)
+        if node is None:
+            return parse.function(fn)
     closure = {}
     if fn.__closure__:
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
@@ -440,6 +450,112 @@ def raw_source(fn):
     source.raw = True
     _RAW[id(fn)] = (fn, source)
     return source
+
+
+def _inspected_tree(fn):
+    """The gast FunctionDef of `fn` from `inspect` (tokenizes its lines: the slow, general way)."""
+    import inspect
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return None
+    tree = gast.parse(textwrap.dedent("".join(lines)))
+    gast.increment_lineno(tree, first - 1)
+    node = tree.body[0]
+    if not isinstance(node, gast.FunctionDef):
+        return None
+    node.decorator_list = []
+    return node
+
+
+def _quick_tree(fn):
+    """The gast FunctionDef of `fn`, the tree `_inspected_tree` gives, found without tokenizing:
+    its lines run from the code object's first line through its last one and every more indented
+    line after it; parsed by `ast` and converted (None when anything looks unusual)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_name == "<lambda>":
+        return None
+    filename = code.co_filename
+    linecache.checkcache(filename)
+    lines = linecache.getlines(filename, fn.__globals__)
+    first = code.co_firstlineno
+    if not lines or first < 1 or first > len(lines):
+        return None
+    head = lines[first - 1]
+    indent = len(head) - len(head.lstrip())
+    end = max(first, _last_line(code))
+    while end < len(lines):
+        line = lines[end]
+        stripped = line.lstrip()
+        if stripped and len(line) - len(stripped) <= indent:
+            break
+        end += 1
+    text = "".join(lines[first - 1:end])
+    if indent:
+        text = textwrap.dedent(text)
+    try:
+        tree = ast.parse("\n" * (first - 1) + text)
+    except (SyntaxError, ValueError):
+        return None
+    if not tree.body or not isinstance(tree.body[0], ast.FunctionDef) or tree.body[0].name != code.co_name:
+        return None
+    node = tree.body[0]
+    node.decorator_list = []
+    return to_gast(node)
+
+
+def _last_line(code):
+    """The last source line of a code object and the code nested in it."""
+    last = max((line for _, _, line in code.co_lines() if line is not None), default=code.co_firstlineno)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            last = max(last, _last_line(const))
+    return last
+
+
+# -- ast -> gast, as `gast.ast_to_gast` converts (same nodes, fields and positions), several times faster
+_TO_GAST = {}
+
+
+def to_gast(node):
+    """A gast tree equal to `gast.ast_to_gast(node)`."""
+    convert = _TO_GAST.get(type(node))
+    if convert is not None:
+        return convert(node)
+    if type(node) is list:
+        return [to_gast(v) for v in node]
+    if isinstance(node, ast.AST):
+        convert = _TO_GAST[type(node)] = _converter(type(node))
+        return convert(node)
+    return node
+
+
+def _converter(kind):
+    """A function converting one `ast` node class (its children through `to_gast`)."""
+    fields = []
+    if kind is ast.arg:              # gast: parameters are Names in the Param context
+        target = gast.Name
+        fields = ["id=node.arg", "ctx=gast.Param()", "annotation=convert(node.annotation)",
+                  "type_comment=node.type_comment"]
+    else:
+        target = getattr(gast, kind.__name__)
+        for name in kind._fields:
+            if kind is ast.ExceptHandler and name == "name":
+                fields.append("name=None if node.name is None else gast.Name(node.name, gast.Store(), None, None)")
+            else:
+                fields.append(f"{name}=convert(node.{name})")
+        if kind is ast.Name:
+            fields += ["annotation=None", "type_comment=None"]
+        if kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            fields.append("type_params=[]")
+    fields += [f"{name}=node.{name}" for name in kind._attributes]
+    text = (f"def convert_{kind.__name__}(node):\n"
+            f"    new = new_node(target)\n"
+            f"    new.__dict__.update({', '.join(fields)})\n"
+            f"    return new\n")
+    namespace = {"new_node": target.__new__, "target": target, "convert": to_gast, "gast": gast}
+    exec(text, namespace)
+    return namespace[f"convert_{kind.__name__}"]
 
 
 # -- the specializer --------------------------------------------------------------------------------
