@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 import gast
 
 from . import activity, nodes, operations
-from .normalize import index_as_value
-from .reverse import ARRAY, _fold, _infer_kinds
+from .reverse import ARRAY, _infer_kinds
 
 _OUT = "__s2s_out__"      # placeholder for the primitive's result while a tangent is built
 # Opaque right-hand sides that never carry a derivative: truth values and attribute reads (x.dtype).
@@ -251,8 +250,7 @@ class Forward:
                 carries = isinstance(elt, gast.Name) and elt.id in state.has
                 elts.append(nodes.name(self.dot(elt.id)) if carries else nodes.const(None))
             mapping[f"{slot}_dot"] = nodes.tuple_(elts)
-        expr = _substitute(nodes.copy(prim.jvp[slot]), mapping)
-        expr = _fold(expr)
+        expr = operations.instantiate(prim.jvp[slot], mapping, drop_default_keywords=True)
         if prim.name in ("add", "subtract") and _fills_result(op, active_slots):
             expr = _unwrap_broadcast(expr)
         return expr
@@ -446,45 +444,6 @@ def _rename(expr, old, new):
     for node in gast.walk(expr):
         if isinstance(node, gast.Name) and node.id == old:
             node.id = new
-
-
-def _substitute(expr, mapping):
-    """Replace slot names by this call's values; slots left at their defaults become constants,
-    and keyword arguments passing such a slot under its own name are dropped (`axis=None`)."""
-    defaults = {k for k, v in mapping.items() if not isinstance(v, gast.AST)}
-
-    class Substitute(gast.NodeTransformer):
-        def visit_Call(self, node):
-            node.keywords = [kw for kw in node.keywords
-                             if not (isinstance(kw.value, gast.Name) and kw.value.id == kw.arg
-                                     and kw.arg in defaults)]
-            self.generic_visit(node)
-            return node
-
-        def visit_Subscript(self, node):
-            index = node.slice
-            if isinstance(index, gast.Name) and isinstance(mapping.get(index.id), gast.AST):
-                node.value = self.visit(node.value)
-                node.slice = nodes.copy(mapping[index.id])   # keep `x_dot[1:3]` a slice
-                return node
-            self.generic_visit(node)
-            return node
-
-        def visit_Name(self, node):
-            if node.id in mapping and isinstance(node.ctx, gast.Load):
-                value = mapping[node.id]
-                if isinstance(value, gast.AST):
-                    return index_as_value(nodes.copy(value))
-                return _constant(value)
-            return node
-
-    return Substitute().visit(expr)
-
-
-def _constant(value):
-    if isinstance(value, tuple):
-        return nodes.tuple_([_constant(v) for v in value])
-    return nodes.const(value)
 
 
 def differentiate(source, fn, active_params, namer, callees):

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import gast
 
+from ..errors import TransformError
 from ..runtime import primitives
 from . import nodes
+from .normalize import index_as_value
 
 _BINOPS = {gast.Add: "add", gast.Sub: "subtract", gast.Mult: "multiply", gast.Div: "divide",
            gast.Pow: "power", gast.Mod: "mod", gast.FloorDiv: "floor_divide",
@@ -148,3 +150,68 @@ def differentiable_inputs(value):
 
 def all_inputs(value):
     return nodes.names_read(value)
+
+
+# -- rule templates ---------------------------------------------------------------------------
+def instantiate(template, slots, drop_default_keywords=False):
+    """A copy of a rule template with its slots replaced by this call's values, and the literal
+    arithmetic that leaves behind folded (`2 - 1`, `x ** 1`). A slot used as an index stays an
+    index (`x_dot[1:3]`); slots left at their defaults become constants. With
+    `drop_default_keywords`, a keyword passing such a slot under its own name is left out
+    (`np.sum(a_dot)`, not `np.sum(a_dot, axis=None, keepdims=False)`)."""
+    defaults = {k for k, v in slots.items() if not isinstance(v, gast.AST)} if drop_default_keywords else set()
+    return _Fold().visit(_Substitute(slots, defaults).visit(nodes.copy(template)))
+
+
+class _Substitute(gast.NodeTransformer):
+    def __init__(self, slots, dropped_keywords):
+        self.slots = slots
+        self.dropped_keywords = dropped_keywords
+
+    def visit_Call(self, node):
+        node.keywords = [kw for kw in node.keywords
+                         if not (isinstance(kw.value, gast.Name) and kw.value.id == kw.arg
+                                 and kw.arg in self.dropped_keywords)]
+        self.generic_visit(node)
+        return node
+
+    def visit_Subscript(self, node):
+        index = node.slice
+        if isinstance(index, gast.Name) and isinstance(self.slots.get(index.id), gast.AST):
+            node.value = self.visit(node.value)
+            node.slice = nodes.copy(self.slots[index.id])
+            return node
+        self.generic_visit(node)
+        return node
+
+    def visit_Name(self, node):
+        if node.id in self.slots and isinstance(node.ctx, gast.Load):
+            value = self.slots[node.id]
+            if isinstance(value, gast.AST):
+                return index_as_value(nodes.copy(value))
+            return _constant(value)
+        return node
+
+
+class _Fold(gast.NodeTransformer):
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right = node.left, node.right
+        if _number(left) and _number(right) and isinstance(node.op, (gast.Add, gast.Sub, gast.Mult)):
+            ops = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b}
+            return nodes.const(ops[type(node.op)](left.value, right.value))
+        if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
+            return left
+        return node
+
+
+def _number(node):
+    return isinstance(node, gast.Constant) and type(node.value) in (int, float)
+
+
+def _constant(value):
+    if isinstance(value, tuple):
+        return nodes.tuple_([_constant(v) for v in value])
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return nodes.const(value)
+    raise TransformError(f"cannot write the default value {value!r} into generated code")

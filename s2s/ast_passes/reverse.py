@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 
 import gast
 
-from ..errors import TransformError
 from ..runtime import primitives
 from . import activity, nodes, operations
-from .normalize import index_as_value
 
 ARRAY, TREE, LIST = "array", "tree", "list"
 
@@ -442,8 +440,7 @@ class Reverse:
         """A copy of a rule template with its slots replaced by this call's values."""
         mapping = dict(op.slots)    # NumPy's own `out=` argument is shadowed by the result
         mapping.update(out=out_node, out_bar=bar_node)
-        expr = nodes.copy(template)
-        return _fold(_substitute(expr, mapping))
+        return operations.instantiate(template, mapping)
 
     # -- cotangent bookkeeping -------------------------------------------------------------
     def accumulate(self, name, expr, live):
@@ -541,47 +538,6 @@ def _definition_counts(fn):
 
 def _has_code(block):
     return any(not isinstance(s, Restore) and not nodes.is_comment(s) for s in block)
-
-
-def _substitute(expr, mapping):
-    class Substitute(gast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id in mapping and isinstance(node.ctx, gast.Load):
-                value = mapping[node.id]
-                if isinstance(value, gast.AST):
-                    return index_as_value(nodes.copy(value))
-                return _constant(value)
-            return node
-
-    return Substitute().visit(expr)
-
-
-def _fold(expr):
-    """Fold what templates leave behind for literal arguments: `2 - 1`, `x ** 1`."""
-    class Fold(gast.NodeTransformer):
-        def visit_BinOp(self, node):
-            self.generic_visit(node)
-            left, right = node.left, node.right
-            if _number(left) and _number(right) and isinstance(node.op, (gast.Add, gast.Sub, gast.Mult)):
-                ops = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b}
-                return nodes.const(ops[type(node.op)](left.value, right.value))
-            if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
-                return left
-            return node
-
-    return Fold().visit(expr)
-
-
-def _number(node):
-    return isinstance(node, gast.Constant) and type(node.value) in (int, float)
-
-
-def _constant(value):
-    if isinstance(value, tuple):
-        return nodes.tuple_([_constant(v) for v in value])
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return nodes.const(value)
-    raise TransformError(f"cannot write the default value {value!r} into generated code")
 
 
 def _infer_kinds(fn):

@@ -9,6 +9,7 @@ import scipy.special
 
 import corpus
 import s2s
+from corpus import boolean_ops, elif_chain, nested_while, power, predict, return_in_loop, square, while_loop
 from s2s.runtime.primitives.adjoints import index_add
 
 rng = np.random.default_rng(0)
@@ -214,17 +215,7 @@ def unpack_rows(A):
     return a * b
 
 
-# -- control flow
-def elif_chain(x):
-    if x > 1.0:
-        y = x ** 3
-    elif x > 0.0:
-        y = x ** 2
-    else:
-        y = -x
-    return y * 2.0
-
-
+# -- control flow (with elif_chain, while_loop, return_in_loop, nested_while, boolean_ops from the corpus)
 def branch_on_vector(x):
     if np.sum(x) > 0:
         y = x * 2.0
@@ -233,12 +224,6 @@ def branch_on_vector(x):
         y = x - 1.0
         z = np.sum(x)
     return y * z
-
-
-def while_loop(x):
-    while x < 10.0:
-        x = x * 1.5 + 0.1
-    return x
 
 
 def while_break(x):
@@ -277,31 +262,6 @@ def batched_range(x, n):
     return total
 
 
-def return_in_loop(x):
-    for i in range(10):
-        x = x * 1.3
-        if x > 5.0:
-            return x * 2.0
-    return x
-
-
-def nested_while(x):
-    total = 0.0
-    for i in range(3):
-        y = x
-        while y < 3.0 + i:
-            y = y * 2.0
-        total = total + y
-    return total
-
-
-def boolean_ops(x):
-    s = np.sum(x)
-    if s > 0 and s < 10 or s < -5:
-        return s * 2.0
-    return s * 3.0
-
-
 def list_under_condition(x):
     ys = []
     if x > 0:
@@ -310,19 +270,9 @@ def list_under_condition(x):
     return ys[0]
 
 
-# -- user functions
-def square(x):
-    return x * x
-
-
+# -- user functions (with square, power from the corpus)
 def calls_user(x, y):
     return square(np.sin(x)) + square(y) * x
-
-
-def power(x, n):
-    if n == 0:
-        return 1.0
-    return x * power(x, n - 1)
 
 
 def recursion(x):
@@ -357,14 +307,7 @@ def shared_only(x, W):
     return np.sum(W) * n + x
 
 
-# -- networks
-def predict(params, inputs):
-    for W, b in params:
-        outputs = np.dot(inputs, W) + b
-        inputs = np.tanh(outputs)
-    return outputs
-
-
+# -- networks (with predict from the corpus)
 def loss(params, x, y):
     preds = predict(params, x)
     return np.sum((preds - y) ** 2)

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import s2s
+from corpus import (calls_user, closure_inner, poly, power, recursion, return_in_loop, tuple_out, while_break,
+                    with_lambda)
 from s2s.jacobians import _jvp_record
 from s2s.runtime.primitives import all_primitives
 from s2s.ast_passes.forward import has_forward_rule
@@ -14,11 +16,7 @@ rng = np.random.default_rng(0)
 STEP = 1e-6
 
 
-# -- user functions ---------------------------------------------------------------------------
-def poly(x):
-    return 3.0 * x ** 3 - 2.0 * x * x + x / 4.0 - 1.0
-
-
+# -- user functions (more from tests/corpus.py) -----------------------------------------------
 def broadcast_inactive(x, B):
     return np.sum((x + B) ** 2)          # x (3,) + B (4, 3): the tangent must be broadcast
 
@@ -50,24 +48,6 @@ def while_data_dependent(x):
     return np.sum(x ** 2)
 
 
-def while_break(x):
-    i = 0
-    while True:
-        x = np.sin(x) + x
-        i = i + 1
-        if i >= 5:
-            break
-    return x
-
-
-def return_in_loop(x):
-    for i in range(10):
-        x = x * 1.3
-        if x > 5.0:
-            return x * 2.0
-    return x
-
-
 def reset_in_loop(x):
     y = x
     for i in range(3):
@@ -77,44 +57,12 @@ def reset_in_loop(x):
     return y
 
 
-def square(x):
-    return x * x
-
-
-def calls_user(x):
-    return square(np.sin(x)) + square(x)
-
-
 def shape_of(x, y):
     return np.zeros(np.shape(y)) + x      # y reaches the result only through its shape
 
 
 def calls_shape_only(x, y):
     return np.sum(shape_of(x, y) * x)
-
-
-def power(x, n):
-    if n == 0:
-        return 1.0
-    return x * power(x, n - 1)
-
-
-def recursion(x):
-    return power(x, 4)
-
-
-def closure(x):
-    scale = 3.0
-
-    def inner(y):
-        return y * scale * x
-
-    return inner(x) + inner(2.0)
-
-
-def with_lambda(x):
-    f = lambda z: z * z + x
-    return f(x) * 2.0
 
 
 def scaled(x, scale=2.0):
@@ -164,10 +112,6 @@ def einsum_ops(A, v):
     return np.einsum("ij,j->i", A, v) + np.einsum("ii", A)
 
 
-def tuple_result(x):
-    return np.sum(x ** 2), x * 2
-
-
 def opaque(x):
     return np.cumsum(x)
 
@@ -208,12 +152,12 @@ CASES = [
     (branch_one_side, (V3 + 1.0,)), (branch_one_side, (V3 - 1.0,)),
     (while_data_dependent, (np.array([0.5, 0.2, 0.1]),)), (while_break, (0.3,)),
     (return_in_loop, (1.0,)), (return_in_loop, (0.01,)), (reset_in_loop, (0.7,)),
-    (calls_user, (0.3,)), (calls_shape_only, (V3, A3)), (recursion, (1.3,)), (closure, (0.7,)),
+    (calls_user, (0.3,)), (calls_shape_only, (V3, A3)), (recursion, (1.3,)), (closure_inner, (0.7,)),
     (with_lambda, (0.7,)), (with_default, (0.4,)), (calls_partial, (0.8,)),
     (pytree_params, ({"layer": (A3, V3)}, rng.normal(size=(2, 3)))),
     (list_ops, (0.5,)), (local_writes, (V3,)), (slicing, (V3,)), (sequences, (V3, V3 + 1.0)),
     (einsum_ops, (A3, V3)),
-    (tuple_result, (V3,)),
+    (tuple_out, (V3,)),
 ]
 
 
@@ -304,7 +248,7 @@ def test_tangent_checks():
     with pytest.raises(TypeError, match="dtype"):
         s2s.jvp(poly, (V3,), (V3.astype(np.float32),))
     with pytest.raises(ValueError, match="structure"):
-        s2s.jvp(tuple_result, ((V3, V3),), ([V3, V3],))
+        s2s.jvp(tuple_out, ((V3, V3),), ([V3, V3],))
     with pytest.raises(TypeError, match="integer"):
         s2s.jvp(integer_argument, (V3, 2), (V3, 1))
 
