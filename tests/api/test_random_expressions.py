@@ -11,7 +11,7 @@ import s2s
 from numerics import numerical_grad
 
 UNARY = ["np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(0.3 * {})", "np.log(1.5 + np.sin({}))",
-         "np.sqrt(2.0 + {} * {})", "({}) ** 2", "-({})", "np.arctan({})"]
+         "np.sqrt(2.0 + ({}) * ({}))", "({}) ** 2", "-({})", "np.arctan({})"]
 BINARY = ["({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) / (2.0 + np.cos({}))"]
 _counter = itertools.count()
 _directory = tempfile.mkdtemp(prefix="s2s-hypothesis-")
