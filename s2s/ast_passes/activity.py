@@ -8,14 +8,14 @@ from . import nodes, operations
 def mark(fn_tree, active_params):
     """The set of active variable names of a normalized function."""
     active = set(active_params)
+    flows = [flow for stmt in nodes.walk(fn_tree) for flow in _flows(stmt)]
     changed = True
     while changed:
         changed = False
-        for stmt in gast.walk(fn_tree):
-            for target, sources in _flows(stmt):
-                if target not in active and sources & active:
-                    active.add(target)
-                    changed = True
+        for target, sources in flows:
+            if target not in active and sources & active:
+                active.add(target)
+                changed = True
     return active
 
 

@@ -112,11 +112,21 @@ def function(name_, params, body, defaults=()):
 
 
 def parse_expression(text):
-    return gast.parse(text, mode="eval").body
+    """A fresh tree of the expression `text` (each text is parsed once, then copied)."""
+    if text not in _PARSED_EXPRESSIONS:
+        _PARSED_EXPRESSIONS[text] = gast.parse(text, mode="eval").body
+    return _copy(_PARSED_EXPRESSIONS[text])
 
 
 def parse_statements(text):
-    return gast.parse(text).body
+    """Fresh trees of the statements in `text` (each text is parsed once, then copied)."""
+    if text not in _PARSED_STATEMENTS:
+        _PARSED_STATEMENTS[text] = gast.parse(text).body
+    return [_copy(s) for s in _PARSED_STATEMENTS[text]]
+
+
+_PARSED_EXPRESSIONS = {}
+_PARSED_STATEMENTS = {}
 
 
 def to_source(node):
@@ -130,23 +140,85 @@ def copy(node):
     """A deep copy of the syntax; s2s annotations (callees, bound values) are shared."""
     if isinstance(node, list):
         return [copy(n) for n in node]
-    if not isinstance(node, gast.AST):
+    if not isinstance(node, AST):
         return node
-    new = type(node).__new__(type(node))
-    for key, value in vars(node).items():
-        if isinstance(value, gast.AST):
-            value = copy(value)
+    return _copy(node)
+
+
+def _copy(node):
+    kind = type(node)
+    new = kind.__new__(kind)
+    fields = {}
+    for key, value in node.__dict__.items():
+        if isinstance(value, AST):
+            value = _copy(value)
         elif isinstance(value, list):
-            value = [copy(v) for v in value]
-        setattr(new, key, value)
+            value = [_copy(v) if isinstance(v, AST) else copy(v) for v in value]
+        fields[key] = value
+    new.__dict__.update(fields)
     return new
 
 
+def walk(node):
+    """Every node inside `node` (itself first), breadth first: `gast.walk` without its overhead."""
+    todo = [node]
+    for node in todo:          # the list grows while we iterate it
+        yield node
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, AST):
+                todo.append(value)
+            elif isinstance(value, list):
+                todo.extend(v for v in value if isinstance(v, AST))
+
+
+def walk_body(stmts):
+    """`walk` over a list of statements, in the order `walk(Module(body=stmts))` gives without the module."""
+    todo = [s for s in stmts if isinstance(s, AST)]
+    for node in todo:
+        yield node
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, AST):
+                todo.append(value)
+            elif isinstance(value, list):
+                todo.extend(v for v in value if isinstance(v, AST))
+
+
+def _names(node, contexts):
+    """Ids of the Names inside `node` (a node or a list) whose context is one of `contexts`."""
+    out = set()
+    todo = [node] if isinstance(node, AST) else [n for n in node if isinstance(n, AST)]
+    append = todo.append
+    for node in todo:
+        if type(node) is _Name and isinstance(node.ctx, contexts):
+            out.add(node.id)
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, AST):
+                if not isinstance(value, _CONTEXTS):
+                    append(value)
+            elif isinstance(value, list):
+                for v in value:
+                    if isinstance(v, AST):
+                        append(v)
+    return out
+
+
 def names_read(node):
-    """Ids of every Name loaded anywhere inside `node`."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    """Ids of every Name loaded anywhere inside `node` (a node or a list of nodes)."""
+    if type(node) is _Name and getattr(node, "annotation", None) is None:
+        return {node.id} if isinstance(node.ctx, gast.Load) else set()
+    return _names(node, gast.Load)
 
 
 def names_stored(node):
-    return {n.id for n in gast.walk(node)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
+    """Ids of every Name stored (or a parameter) anywhere inside `node` (a node or a list of nodes)."""
+    if type(node) is _Name and getattr(node, "annotation", None) is None:
+        return {node.id} if isinstance(node.ctx, (gast.Store, gast.Param)) else set()
+    return _names(node, (gast.Store, gast.Param))
+
+
+AST = gast.AST
+_Name = gast.Name
+_CONTEXTS = gast.expr_context

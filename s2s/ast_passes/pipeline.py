@@ -122,7 +122,7 @@ class Program:
         forward_body = tidy.remove_dead_code(forward_body)
         if needed:
             saved_value = nodes.name("saved")
-            if any(isinstance(n, gast.Attribute) and n.attr == "pop" for s in backward_body for n in gast.walk(s)):
+            if any(isinstance(n, gast.Attribute) and n.attr == "pop" for s in backward_body for n in nodes.walk(s)):
                 saved_value = nodes.call(nodes.name("unshared"), [saved_value])   # keep the caller's tapes whole
             unpack = nodes.assign(nodes.tuple_([nodes.store(n) for n in needed], gast.Store()), saved_value)
             backward_body = [unpack] + backward_body

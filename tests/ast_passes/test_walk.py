@@ -1,0 +1,54 @@
+"""`nodes.walk`, `names_read`, `names_stored` and `copy` agree with gast's own walk on real code."""
+import inspect
+
+import gast
+import pytest
+
+from s2s.ast_passes import batching, nodes, normalize, reverse
+
+MODULES = [nodes, normalize, reverse, batching]
+
+
+def _trees():
+    for module in MODULES:
+        tree = gast.parse(inspect.getsource(module))
+        for node in gast.walk(tree):
+            if isinstance(node, gast.FunctionDef):
+                yield node
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_walk_matches_gast(module):
+    tree = gast.parse(inspect.getsource(module))
+    assert [id(n) for n in nodes.walk(tree)] == [id(n) for n in gast.walk(tree)]
+    module_body = gast.Module(body=tree.body, type_ignores=[])
+    assert [id(n) for n in nodes.walk_body(tree.body)] == [id(n) for n in gast.walk(module_body)][1:]
+
+
+def test_names_match_gast():
+    for fn in _trees():
+        for node in [fn] + fn.body:
+            read = {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+            stored = {n.id for n in gast.walk(node)
+                      if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
+            assert nodes.names_read(node) == read
+            assert nodes.names_stored(node) == stored
+        assert nodes.names_read(fn.body) == nodes.names_read(gast.Module(body=fn.body, type_ignores=[]))
+
+
+def test_names_in_annotations():
+    fn = gast.parse("def f(x: np.ndarray) -> int:\n    return x").body[0]
+    assert nodes.names_read(fn.args.args[0]) == {"np"}
+    assert nodes.names_stored(fn.args.args[0]) == {"x"}
+
+
+def test_copy_is_deep_and_keeps_annotations():
+    for fn in _trees():
+        fn.s2s_mark = object()
+        new = nodes.copy(fn)
+        assert nodes.to_source(new) == nodes.to_source(fn)
+        assert new.s2s_mark is fn.s2s_mark
+        old_ids = {id(n) for n in gast.walk(fn)}
+        assert not any(id(n) in old_ids for n in gast.walk(new))
+        assert [getattr(n, "lineno", None) for n in gast.walk(new)] == \
+            [getattr(n, "lineno", None) for n in gast.walk(fn)]
