@@ -56,8 +56,7 @@ def _rule(prim):
 
 
 # -- which names carry the batch axis -------------------------------------------------------------
-def _names(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+_names = nodes.names_read
 
 
 def _reads(value):
@@ -74,7 +73,7 @@ def _reads(value):
 def _shape_only_reads(node, batched):
     """Batched names read inside `node` other than through a shape query (`np.shape(g)`, `g.ndim`)."""
     allowed = set()
-    for n in gast.walk(node):
+    for n in nodes.walk(node):
         if isinstance(n, gast.Call):
             callee = getattr(n, "s2s", None)
             if callee is not None and callee.kind == "primitive" and callee.primitive.name in _SHAPE_QUERIES \
@@ -83,7 +82,7 @@ def _shape_only_reads(node, batched):
         if isinstance(n, gast.Attribute) and n.attr in _SHAPE_ATTRIBUTES | _STATIC_ATTRIBUTES \
                 and isinstance(n.value, gast.Name):
             allowed.add(id(n.value))
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    return {n.id for n in nodes.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
             and n.id in batched and id(n) not in allowed}
 
 
@@ -93,6 +92,7 @@ class Analysis:
     def __init__(self, ctx, body, batched_params, kinds):
         self.ctx = ctx
         self._reads = {}
+        self._operations = None
         self.body = body
         self.batched = set(batched_params)
         self.kinds = dict(kinds)
@@ -100,6 +100,7 @@ class Analysis:
 
     # batched names ------------------------------------------------------------------------
     def run(self):
+        self._operations = {}        # the tree does not change while the fixpoints run
         changed = True
         while changed:
             before = len(self.batched)
@@ -107,6 +108,16 @@ class Analysis:
             changed = len(self.batched) != before
         self._infer_kinds()
         self._infer_ranks()
+        self._operations = None
+
+    def operation(self, value):
+        """`operations.operation(value)`, computed once per node while the analysis runs."""
+        if self._operations is None:
+            return operations.operation(value)
+        found = self._operations.get(id(value))
+        if found is None:
+            found = self._operations[id(value)] = (value, operations.operation(value))
+        return found[1]
 
     def _visit(self, stmts, control):
         for stmt in stmts:
@@ -163,11 +174,11 @@ class Analysis:
         reads = self.reads(value)
         if not reads & self.batched:
             return False
-        op = operations.operation(value)
+        op = self.operation(value)
         if op.kind == "primitive":
             return _rule(op.primitive).out_batched(RuleCall(self.ctx, op, self.batched, self.kinds))
         if op.kind == "user":
-            return self.ctx.callee_batched(value, self.batched, self.kinds)
+            return self.ctx.callee_batched(op, self.batched, self.kinds)
         if op.kind == "opaque":
             if isinstance(value, gast.Call) and any(_static_value(value.func) is f for f in _SAME_FOR_EVERY_EXAMPLE):
                 return False
@@ -212,7 +223,7 @@ class Analysis:
             return DICT
         if isinstance(value, (gast.Tuple, gast.List)):
             return TREE
-        op = operations.operation(value)
+        op = self.operation(value)
         if isinstance(value, gast.BinOp):
             if any(isinstance(v, gast.Name) and self.kinds.get(v.id) == TREE for v in (value.left, value.right)):
                 return TREE
@@ -230,7 +241,7 @@ class Analysis:
             if op.primitive.name in ("list", "tuple", "split", "array_split", "sequence_of", "fill_zeros"):
                 return TREE
         if op.kind == "user":
-            return self.ctx.callee_kind(value, self.batched, self.kinds)
+            return self.ctx.callee_kind(op, self.batched, self.kinds)
         return None
 
     # ranks of one example -------------------------------------------------------------------------
@@ -251,13 +262,14 @@ class Analysis:
         for name in defs:
             lower.setdefault(name, None)          # None: not constrained yet (the top)
             upper.setdefault(name, frozenset())
+        rank_rules = {name: [self._rank_rule(value, name) for value in values] for name, values in defs.items()}
         for _ in range(50):
             changed = False
-            for name, values in defs.items():
+            for name, values in rank_rules.items():
                 low = frozenset([name]) if name in self.ctx.params else None
                 up = upper[name]
                 for value in values:
-                    lo, hi = self._rank_bounds(value, name, lower, upper)
+                    lo, hi = _rank_bounds(value, lower, upper)
                     if lo is not None:
                         low = lo if low is None else low & lo
                     up = up | hi
@@ -271,52 +283,77 @@ class Analysis:
         self.lower = {k: (v if v is not None else frozenset()) for k, v in lower.items()}
         self.upper = upper
 
-    def _rank_bounds(self, value, name, lower, upper):
-        unknown = (frozenset(), frozenset([("value", name)]))
+    def _rank_rule(self, value, name):
+        """How the rank bounds of `value`, assigned to `name`, follow from those of other names:
+        ("join", lo, hi, names) joins fixed bounds with the bounds of `names`; ("select", x, y)
+        takes what both parts surely have. A part is ("name", id) or ("fixed", lo, hi)."""
+        unknown = ("fixed", frozenset(), frozenset([("value", name)]))
         if value is None:
-            return unknown
+            return _join([unknown])
 
-        def bounds(node):
+        def part(node):
             if isinstance(node, gast.Constant) or not isinstance(node, gast.AST):
-                return frozenset(), frozenset()
+                return ("fixed", frozenset(), frozenset())
             if isinstance(node, gast.Name):
-                return lower.get(node.id, frozenset()), upper.get(node.id, frozenset([("value", node.id)]))
+                return ("name", node.id)
             return unknown
-
-        def join(*parts):
-            los, his = zip(*[bounds(p) for p in parts])
-            lo = None if any(v is None for v in los) else frozenset().union(*los)
-            return lo, frozenset().union(*his)
 
         if isinstance(value, (gast.Name, gast.Constant)):
-            return bounds(value)
+            return _join([part(value)])
         if isinstance(value, gast.BinOp):
-            return join(value.left, value.right)
+            return _join([part(value.left), part(value.right)])
         if isinstance(value, gast.UnaryOp):
-            return join(value.operand)
+            return _join([part(value.operand)])
         if isinstance(value, gast.Compare):
-            return join(value.left, value.comparators[0])
-        op = operations.operation(value)
+            return _join([part(value.left), part(value.comparators[0])])
+        op = self.operation(value)
         if op.kind != "primitive":
-            return unknown
+            return _join([unknown])
         prim = op.primitive.name
         if prim in _SCALAR_REDUCTIONS:
             axis = op.slots.get("axis")
             keep = op.slots.get("keepdims")
             if (axis is None or (isinstance(axis, gast.Constant) and axis.value is None)) and \
                     (keep in (None, False) or (isinstance(keep, gast.Constant) and not keep.value)):
-                return frozenset(), frozenset()
-            return unknown
+                return _join([])
+            return _join([unknown])
         if prim in ("scalar_seed", "float", "int", "bool", "len", "ndim", "size", "any_active"):
-            return frozenset(), frozenset()
+            return _join([])
         if prim == "select":
-            (lo_x, hi_x), (lo_y, hi_y) = bounds(op.slots["x"]), bounds(op.slots["y"])
-            lo = lo_y if lo_x is None else lo_x if lo_y is None else lo_x & lo_y
-            return lo, hi_x | hi_y
+            return ("select", part(op.slots["x"]), part(op.slots["y"]))
         if _rule(op.primitive) is rules.elementwise:
             operands = rules._operands(_Slots(op))
-            return join(*[op.slots[s] for s in operands]) if operands else unknown
-        return unknown
+            return _join([part(op.slots[s]) for s in operands]) if operands else _join([unknown])
+        return _join([unknown])
+
+
+def _join(parts):
+    """The rank rule joining `parts`: at least the largest lower bound, at most the largest upper."""
+    high = frozenset().union(*[p[2] for p in parts if p[0] == "fixed"])
+    return ("join", frozenset(), high, tuple(p[1] for p in parts if p[0] == "name"))
+
+
+def _rank_bounds(rule, lower, upper):
+    """(lower, upper) bounds of a value by its rank rule, given those of the names; lower None: no bound yet."""
+    if rule[0] == "join":
+        _, lo, hi, names = rule
+        for n in names:
+            part = lower.get(n, _NO_AXES)
+            lo = None if lo is None or part is None else lo | part
+            hi = hi | upper.get(n, frozenset([("value", n)]))
+        return lo, hi
+    (lo_x, hi_x), (lo_y, hi_y) = _part_bounds(rule[1], lower, upper), _part_bounds(rule[2], lower, upper)
+    lo = lo_y if lo_x is None else lo_x if lo_y is None else lo_x & lo_y
+    return lo, hi_x | hi_y
+
+
+def _part_bounds(part, lower, upper):
+    if part[0] == "fixed":
+        return part[1], part[2]
+    return lower.get(part[1], _NO_AXES), upper.get(part[1], frozenset([("value", part[1])]))
+
+
+_NO_AXES = frozenset()
 
 class _Slots:
     def __init__(self, op):
@@ -745,8 +782,9 @@ class Lowering:
         self.batched = analysis.batched
         self.introduced = set()
         self.maybe_undefined = set()
+        self.rewrote = False         # whether any control flow became straight-line code
         self.totals = {}
-        for n in gast.walk(gast.Module(body=ctx.fn.body, type_ignores=[])):
+        for n in nodes.walk_body(ctx.fn.body):
             if isinstance(n, gast.Name):
                 self.totals[n.id] = self.totals.get(n.id, 0) + 1
         self.analysis = analysis
@@ -767,19 +805,23 @@ class Lowering:
     def statement(self, stmt):
         if isinstance(stmt, gast.If):
             if self.test_batched(stmt.test):
+                self.rewrote = True
                 return self.block(self.if_to_select(stmt))
             stmt.body = self.block(stmt.body)
             stmt.orelse = self.block(stmt.orelse)
             return [stmt]
         if isinstance(stmt, gast.While):
             if self.test_batched(stmt.test) or self.analysis.batched_break(stmt):
+                self.rewrote = True
                 return self.block(self.mask_while(stmt))
             stmt.body = self.block(stmt.body)
             return [stmt]
         if isinstance(stmt, gast.For):
             if self.analysis.iter_batched(stmt.iter):
+                self.rewrote = True
                 return self.block(self.for_to_while(stmt))
             if self.analysis.batched_break(stmt):
+                self.rewrote = True
                 return self.block(self.mask_for(stmt))
             stmt.body = self.block(stmt.body)
             return [stmt]
@@ -809,7 +851,7 @@ class Lowering:
 
         if _has_break(block):          # a break of a loop around the branch (the loop's own are fine)
             raise Fallback("`break` under a condition that differs between examples")
-        for n in gast.walk(gast.Module(body=block, type_ignores=[])):
+        for n in nodes.walk_body(block):
             if isinstance(n, gast.Call):
                 callee = getattr(n, "s2s", None)
                 if callee is not None and callee.kind == "user":
@@ -956,7 +998,7 @@ def _read_before_written(block, written=None):
             free |= _names(header) - written
             inner = set(written) | (nodes.names_stored(stmt.target) if isinstance(stmt, gast.For) else set())
             free |= _read_before_written(stmt.body, inner)
-            free |= nodes.names_stored(gast.Module(body=stmt.body, type_ignores=[])) - written   # maybe no step
+            free |= nodes.names_stored(stmt.body) - written   # maybe no step
         elif isinstance(stmt, gast.Assign):
             free |= _names(stmt.value) - written
             written |= nodes.names_stored(stmt.targets[0])
@@ -967,7 +1009,7 @@ def _read_before_written(block, written=None):
 
 def _name_counts(block):
     counts = {}
-    for n in gast.walk(gast.Module(body=block, type_ignores=[])):
+    for n in nodes.walk_body(block):
         if isinstance(n, gast.Name):
             counts[n.id] = counts.get(n.id, 0) + 1
     return counts
@@ -977,8 +1019,7 @@ def _rename_from_first_write(block, name, new):
     """Rename `name` to `new` from its first assignment on, if it is only assigned by top-level
     statements of `block` (reads before that still see the value from before the branch)."""
     for stmt in block:
-        if isinstance(stmt, (gast.If, gast.For, gast.While)) and name in nodes.names_stored(
-                gast.Module(body=[stmt], type_ignores=[])):
+        if isinstance(stmt, (gast.If, gast.For, gast.While)) and name in nodes.names_stored(stmt):
             return False
     seen = False
     for stmt in block:
@@ -994,7 +1035,7 @@ def _rename_from_first_write(block, name, new):
 def _rename(block, mapping):
     if not mapping:
         return
-    for n in gast.walk(gast.Module(body=block, type_ignores=[])):
+    for n in nodes.walk_body(block):
         if isinstance(n, gast.Name) and n.id in mapping:
             n.id = mapping[n.id]
 
@@ -1342,15 +1383,13 @@ class Context:
         kinds_key = tuple(kd if m else None for kd, m in zip(arg_kinds, mask))
         return fs, tuple(mask), kinds_key
 
-    def callee_batched(self, value, batched, kinds):
-        op = operations.operation(value)
+    def callee_batched(self, op, batched, kinds):
         fs, mask, kinds_key = self._mask(op, batched, kinds)
         if not any(mask):
             return False
         return self.batching.out_batched(fs, mask, kinds_key)
 
-    def callee_kind(self, value, batched, kinds):
-        op = operations.operation(value)
+    def callee_kind(self, op, batched, kinds):
         fs, mask, kinds_key = self._mask(op, batched, kinds)
         if not any(mask):
             return None
@@ -1379,15 +1418,17 @@ def analyze(ctx):
     return Analysis(ctx, ctx.fn.body, ctx.batched_params, ctx.param_kinds)
 
 
-def batch_body(ctx):
-    """(statements, out atom, out batched): the body of `ctx.fn` run on a batch, before its return."""
-    first = analyze(ctx)
+def batch_body(ctx, first=None):
+    """(statements, out atom, out batched): the body of `ctx.fn` run on a batch, before its return.
+    `first`: the analysis of the unchanged `ctx.fn` for the same batched parameters, if made already."""
+    first = first or analyze(ctx)
     lowering = Lowering(ctx, first)
     body = lowering.block(list(ctx.fn.body))
     undefined = [nodes.assign(n, nodes.const(None)) for n in sorted(lowering.maybe_undefined)
                  if n not in ctx.params]
     body = _stamp(undefined, getattr(ctx.fn, "lineno", None)) + body
-    second = Analysis(ctx, body, ctx.batched_params, ctx.param_kinds)
+    # the same statements analyzed again give the same answers: analyze only what lowering rewrote
+    second = Analysis(ctx, body, ctx.batched_params, ctx.param_kinds) if lowering.rewrote else first
     ret = body[-1]
     batcher = Batcher(ctx, second)
     out_stmts = batcher.block(body[:-1])
@@ -1414,6 +1455,8 @@ class Batching:
         self.assumed = set()
         self.frames = []         # (function id, entered from a batched branch)
         self.bound = {}
+        self.analyses = {}       # key -> the Analysis `out_batched` made of the prepared tree
+        self.guesses = 0         # how often `out_batched` assumed a result (recursion)
 
     def bind(self, name, avoid=()):
         """The module-level name of helper `name`, never one of the names in `avoid` (locals)."""
@@ -1444,6 +1487,7 @@ class Batching:
             return self.outs[key]
         if key in self.analyzing:
             self.assumed.add(key)
+            self.guesses += 1
             return True
         self.analyzing.add(key)
         try:
@@ -1453,7 +1497,10 @@ class Batching:
             params = [a.id for a in fn.args.args]
             ctx = Context(self, source, fn, [p for p, m in zip(params, mask) if m],
                           {p: k for p, k in zip(params, kinds)}, None)
+            guesses = self.guesses
             analysis = analyze(ctx)
+            if self.guesses == guesses:     # no answer was assumed: `function` may use this analysis
+                self.analyses[key] = analysis
             out = fn.body[-1].value
             result = bool(_names(out) & analysis.batched)
             self.out_kinds[key] = DICT if isinstance(out, gast.Dict) else \
@@ -1514,6 +1561,7 @@ class Batching:
         self.program.functions.append((fn_node, doc))
 
     def function(self, name, source, mask, kinds, out_batched, entry):
+        key = self.key(source, mask, kinds)
         prepared = self.prepared.pop(self.function_id(source), None)     # analyzed, not changed: use it once
         source, fn = prepared or self.prepare(source, self.program)
         params = [a.id for a in fn.args.args]
@@ -1521,7 +1569,12 @@ class Batching:
             raise source.error(f"{source.name} takes {len(params)} argument(s), called with {len(mask)}", fn)
         batched = [p for p, m in zip(params, mask) if m]
         ctx = Context(self, source, fn, batched, {p: k for p, k in zip(params, kinds)}, len(self.frames) - 1)
-        stmts, out, batched_out, batcher = batch_body(ctx)
+        analysis = self.analyses.pop(key, None)
+        if analysis is not None and analysis.ctx.fn is fn:      # made of this very tree, unchanged since
+            analysis.ctx = ctx
+        else:
+            analysis = None
+        stmts, out, batched_out, batcher = batch_body(ctx, analysis)
         prologue = []
         if any(mask):
             prologue += self.size_statement(ctx, batched, kinds, entry)
