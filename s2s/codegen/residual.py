@@ -258,27 +258,37 @@ def atoms_read(stmt):
 def prune(block):
     """Drop what no result, test or kept write needs (mark and sweep; loops' carried values
     that only feed themselves go too)."""
-    live = set()
-    while True:
-        before = len(live)
-        for stmt in walk(block):
-            reads = atoms_read(stmt)
-            if isinstance(stmt, (Return, If, While, For)):
-                live |= reads
-            elif isinstance(stmt, Assign):
-                if stmt.target in live or _pop_of_live(stmt, live):
-                    live |= reads
-                    live.add(stmt.target)
-            elif isinstance(stmt, SetItem):
-                if stmt.array in live:
-                    live |= reads
-            elif isinstance(stmt, Append):
-                if stmt.lst in live:
-                    live |= reads
-        if len(live) == before:
-            break
-    _sweep(block, live)
+    _sweep(block, _live(block))
     return block
+
+
+def _live(block):
+    """The names a result, a test or a kept write needs: from the names those read, through what
+    each name being live makes live (its assignments' reads, writes into it, pops from it)."""
+    needs = {}                  # name -> names that are live once it is
+    todo = []
+    for stmt in walk(block):
+        reads = atoms_read(stmt)
+        if isinstance(stmt, (Return, If, While, For)):
+            todo.extend(reads)
+        elif isinstance(stmt, Assign):
+            reads.add(stmt.target)
+            needs.setdefault(stmt.target, []).extend(reads)
+            if stmt.expr.op in PURE_EXCEPT:         # a pop from a live list stays
+                for a in stmt.expr.args:
+                    if isinstance(a, Dyn):
+                        needs.setdefault(a.name, []).extend(reads)
+        elif isinstance(stmt, SetItem):
+            needs.setdefault(stmt.array, []).extend(reads)
+        elif isinstance(stmt, Append):
+            needs.setdefault(stmt.lst, []).extend(reads)
+    live = set()
+    while todo:
+        name = todo.pop()
+        if name not in live:
+            live.add(name)
+            todo.extend(needs.get(name, ()))
+    return live
 
 
 def _pop_of_live(stmt, live):

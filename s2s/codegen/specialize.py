@@ -15,6 +15,7 @@ primitives of the rule table are lowered to residual operations. What has no low
 import ast
 import builtins
 import functools
+import inspect
 import linecache
 import operator
 import os
@@ -342,6 +343,23 @@ _CMP_PRIM = {gast.Lt: "less", gast.LtE: "less_equal", gast.Gt: "greater", gast.G
 _CMP_FN = {gast.Lt: operator.lt, gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
            gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Is: operator.is_, gast.IsNot: operator.is_not,
            gast.In: lambda a, b: a in b, gast.NotIn: lambda a, b: a not in b}
+# Rule helpers and emitted code are specialized from `ast` trees as parsed (converting them to gast costs
+# more than parsing), normalized user code from gast trees: the specializer reads both. Node classes have
+# the same names and fields, except parameters (ast `arg.arg`, gast `Name.id`); operators are mapped to
+# gast's classes where they are read.
+_NAME = (gast.Name, ast.Name)
+_CONSTANT = (gast.Constant, ast.Constant)
+_TUPLE = (gast.Tuple, ast.Tuple)
+_SEQUENCE = (gast.Tuple, gast.List, ast.Tuple, ast.List)
+_SUBSCRIPT = (gast.Subscript, ast.Subscript)
+_STARRED = (gast.Starred, ast.Starred)
+_SLICE = (gast.Slice, ast.Slice)
+_STORE = (gast.Store, ast.Store)
+_GAST_OP = {}
+for _base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop):
+    for _op in _base.__subclasses__():
+        if hasattr(gast, _op.__name__):
+            _GAST_OP[_op] = _GAST_OP[getattr(gast, _op.__name__)] = getattr(gast, _op.__name__)
 # Builtins that only look at the structure of containers, never at run-time leaves.
 _STRUCTURAL = {zip, enumerate, tuple, list, dict, len, reversed, iter, next, range, sorted, set, frozenset,
                getattr, hasattr, id, repr, str, print}
@@ -453,25 +471,18 @@ def raw_source(fn):
 
 
 def _inspected_tree(fn):
-    """The gast FunctionDef of `fn` from `inspect` (tokenizes its lines: the slow, general way)."""
-    import inspect
+    """The `ast` FunctionDef of `fn` from `inspect` (tokenizes its lines: the slow, general way)."""
     try:
         lines, first = inspect.getsourcelines(fn)
     except (OSError, TypeError):
         return None
-    tree = gast.parse(textwrap.dedent("".join(lines)))
-    gast.increment_lineno(tree, first - 1)
-    node = tree.body[0]
-    if not isinstance(node, gast.FunctionDef):
-        return None
-    node.decorator_list = []
-    return node
+    return _function_def("".join(lines), first, fn.__code__.co_name)
 
 
 def _quick_tree(fn):
-    """The gast FunctionDef of `fn`, the tree `_inspected_tree` gives, found without tokenizing:
-    its lines run from the code object's first line through its last one and every more indented
-    line after it; parsed by `ast` and converted (None when anything looks unusual)."""
+    """The `ast` FunctionDef of `fn`, found without tokenizing: its lines run from the code object's
+    first line through its last one and every more indented line after it (None when anything
+    looks unusual)."""
     code = getattr(fn, "__code__", None)
     if code is None or code.co_name == "<lambda>":
         return None
@@ -490,18 +501,20 @@ def _quick_tree(fn):
         if stripped and len(line) - len(stripped) <= indent:
             break
         end += 1
-    text = "".join(lines[first - 1:end])
-    if indent:
-        text = textwrap.dedent(text)
+    return _function_def("".join(lines[first - 1:end]), first, code.co_name)
+
+
+def _function_def(text, first, name):
+    """The FunctionDef `name` that `text` (lines from line `first` of a file) starts with, at its lines."""
     try:
-        tree = ast.parse("\n" * (first - 1) + text)
+        tree = ast.parse("\n" * (first - 1) + textwrap.dedent(text))
     except (SyntaxError, ValueError):
         return None
-    if not tree.body or not isinstance(tree.body[0], ast.FunctionDef) or tree.body[0].name != code.co_name:
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, ast.FunctionDef) or node.name != name:
         return None
-    node = tree.body[0]
     node.decorator_list = []
-    return to_gast(node)
+    return node
 
 
 def _last_line(code):
@@ -513,49 +526,82 @@ def _last_line(code):
     return last
 
 
-# -- ast -> gast, as `gast.ast_to_gast` converts (same nodes, fields and positions), several times faster
-_TO_GAST = {}
+# -- small fast paths ------------------------------------------------------------------------------
+class Namer(normalize.Namer):
+    """`normalize.Namer`, giving the same names faster: cleaned bases and the last suffix given for
+    each are remembered (names are only ever added to `taken`, so the ones skipped stay taken)."""
+
+    def __init__(self, taken):
+        super().__init__(taken)
+        self.last = {}              # cleaned base -> the suffix of the last name given for it
+
+    def fresh(self, base):
+        clean = _CLEAN.get(base)
+        if clean is None:
+            clean = normalize._clean(base) or "tmp"
+            if clean[0].isdigit():
+                clean = "v" + clean
+            _CLEAN[base] = clean
+        k = self.last.get(clean, 0)
+        candidate = clean if k == 0 else f"{clean}_{k}"
+        while candidate in self.taken:
+            k += 1
+            candidate = f"{clean}_{k}"
+        self.taken.add(candidate)
+        self.last[clean] = k
+        return candidate
 
 
-def to_gast(node):
-    """A gast tree equal to `gast.ast_to_gast(node)`."""
-    convert = _TO_GAST.get(type(node))
-    if convert is not None:
-        return convert(node)
-    if type(node) is list:
-        return [to_gast(v) for v in node]
-    if isinstance(node, ast.AST):
-        convert = _TO_GAST[type(node)] = _converter(type(node))
-        return convert(node)
-    return node
+_CLEAN = {}
+_BINDERS = {}
+_EMPTY = inspect.Parameter.empty
 
 
-def _converter(kind):
-    """A function converting one `ast` node class (its children through `to_gast`)."""
-    fields = []
-    if kind is ast.arg:              # gast: parameters are Names in the Param context
-        target = gast.Name
-        fields = ["id=node.arg", "ctx=gast.Param()", "annotation=convert(node.annotation)",
-                  "type_comment=node.type_comment"]
-    else:
-        target = getattr(gast, kind.__name__)
-        for name in kind._fields:
-            if kind is ast.ExceptHandler and name == "name":
-                fields.append("name=None if node.name is None else gast.Name(node.name, gast.Store(), None, None)")
-            else:
-                fields.append(f"{name}=convert(node.{name})")
-        if kind is ast.Name:
-            fields += ["annotation=None", "type_comment=None"]
-        if kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
-            fields.append("type_params=[]")
-    fields += [f"{name}=node.{name}" for name in kind._attributes]
-    text = (f"def convert_{kind.__name__}(node):\n"
-            f"    new = new_node(target)\n"
-            f"    new.__dict__.update({', '.join(fields)})\n"
-            f"    return new\n")
-    namespace = {"new_node": target.__new__, "target": target, "convert": to_gast, "gast": gast}
-    exec(text, namespace)
-    return namespace[f"convert_{kind.__name__}"]
+def bind(signature, args, kwargs):
+    """Slots of a call: `signature.bind(*args, **kwargs)` with defaults applied, as a dict. Plain
+    signatures are bound here; anything else, and every call that does not bind, goes to inspect."""
+    params = _BINDERS.get(id(signature))
+    if params is None:
+        params = _BINDERS[id(signature)] = (signature, _plain_parameters(signature))
+    slots = _bind_plain(params[1], args, kwargs) if params[1] is not None else None
+    if slots is None:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        slots = dict(bound.arguments)
+    return slots
+
+
+def _plain_parameters(signature):
+    """((name, kind, default), ...) when no parameter is positional-only; else None."""
+    params = tuple((p.name, p.kind, p.default) for p in signature.parameters.values())
+    return None if any(kind is inspect.Parameter.POSITIONAL_ONLY for _, kind, _ in params) else params
+
+
+def _bind_plain(params, args, kwargs):
+    slots = {}
+    n, k, used = len(args), 0, set()
+    for name, kind, default in params:
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            slots[name] = tuple(args[k:])
+            k = n
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            slots[name] = {key: v for key, v in kwargs.items() if key not in used}
+            used = set(kwargs)
+        elif k < n and kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            if name in kwargs:
+                return None
+            slots[name] = args[k]
+            k += 1
+        elif name in kwargs:
+            slots[name] = kwargs[name]
+            used.add(name)
+        elif default is not _EMPTY:
+            slots[name] = default
+        else:
+            return None
+    if k < n or len(used) != len(kwargs):
+        return None
+    return slots
 
 
 # -- the specializer --------------------------------------------------------------------------------
@@ -589,7 +635,8 @@ class Specialized:
 
 class Specializer:
     def __init__(self, reserved=()):
-        self.namer = normalize.Namer(set(reserved) | {"np", "numba", "prange", "math"})
+        self.namer = Namer(set(reserved) | {"np", "numba", "prange", "math"})
+        self.handlers = {}          # node class -> bound stmt_* / eval_* method
         self.block = []
         self.frames = []
         self.loops = []
@@ -667,7 +714,7 @@ class Specializer:
             raise self.error(f"calls nest more than {INLINE_DEPTH} deep in {source.name}: recursion on a run-time "
                              "value cannot be compiled", "Make the argument that ends the recursion static: "
                                                          "s2s.jit(f, static_argnums=...)")
-        params = [a.id for a in fn.args.args]
+        params = [a.arg if type(a) is ast.arg else a.id for a in fn.args.args]
         defaults = fn.args.defaults
         env = {}
         if len(args) > len(params):
@@ -766,7 +813,7 @@ class Specializer:
         if rule is None:
             raise self.error(f"jit has no compiled version of `{prim.name}` yet")
         try:
-            slots = prim.bind(args, kwargs)
+            slots = bind(prim.signature, args, kwargs)
         except TypeError as err:
             raise self.error(f"{prim.name}: {err}") from None
         return rule(self, slots, impl, hint=hint)
@@ -784,11 +831,9 @@ class Specializer:
             raise self.error(f"jit cannot compile the method `.{name}()` of an array")
         prim, signature = found
         try:
-            bound = signature.bind(obj, *args, **kwargs)
+            slots = bind(signature, [obj, *args], kwargs)
         except TypeError as err:
             raise self.error(f".{name}(): {err}") from None
-        bound.apply_defaults()
-        slots = dict(bound.arguments)
         rule = RULES.get(prim.name)
         if rule is None:
             raise self.error(f"jit has no compiled version of `.{name}()` yet")
@@ -900,14 +945,17 @@ class Specializer:
         return None
 
     def exec_stmt(self, stmt, frame):
-        kind = type(stmt).__name__
-        handler = getattr(self, "stmt_" + kind, None)
+        handler = self.handlers.get(type(stmt))
         if handler is None:
-            raise self.error(f"jit cannot compile a `{kind}` statement")
+            kind = type(stmt).__name__
+            handler = getattr(self, "stmt_" + kind, None)
+            if handler is None:
+                raise self.error(f"jit cannot compile a `{kind}` statement")
+            self.handlers[type(stmt)] = handler
         return handler(stmt, frame)
 
     def stmt_Expr(self, stmt, frame):
-        if isinstance(stmt.value, gast.Constant):
+        if isinstance(stmt.value, _CONSTANT):
             return None                 # docstring or comment marker
         self.eval(stmt.value, frame)
         return None
@@ -917,9 +965,9 @@ class Specializer:
 
     def stmt_Assign(self, stmt, frame):
         target = stmt.targets[0]
-        if isinstance(target, gast.Name):
+        if isinstance(target, _NAME):
             frame.defs[target.id] = stmt
-        hint = target.id if isinstance(target, gast.Name) else None
+        hint = target.id if isinstance(target, _NAME) else None
         value = self.eval(stmt.value, frame, hint)
         for target in stmt.targets:
             self.assign(target, value, frame)
@@ -933,19 +981,19 @@ class Specializer:
     def stmt_AugAssign(self, stmt, frame):
         target = stmt.target
         load = nodes_load(target)
-        value = self.binop(type(stmt.op), self.eval(load, frame), self.eval(stmt.value, frame),
+        value = self.binop(_GAST_OP[type(stmt.op)], self.eval(load, frame), self.eval(stmt.value, frame),
                            getattr(target, "id", None))
         self.assign(target, value, frame)
         return None
 
     def assign(self, target, value, frame):
-        if isinstance(target, gast.Name):
+        if isinstance(target, _NAME):
             frame.env[target.id] = value
-        elif isinstance(target, (gast.Tuple, gast.List)):
+        elif isinstance(target, _SEQUENCE):
             items = self.unpack(value, len(target.elts))
             for t, v in zip(target.elts, items):
                 self.assign(t, v, frame)
-        elif isinstance(target, gast.Subscript):
+        elif isinstance(target, _SUBSCRIPT):
             container = self.eval(target.value, frame)
             index = self.eval_index(target.slice, frame)
             if isinstance(container, Dyn):
@@ -957,7 +1005,7 @@ class Specializer:
                 container[index] = value
             else:
                 raise self.error(f"jit cannot assign into {_describe(container)}")
-        elif isinstance(target, gast.Starred):
+        elif isinstance(target, _STARRED):
             raise self.error("jit cannot compile starred assignment")
         else:
             raise self.error(f"jit cannot assign to `{type(target).__name__}`")
@@ -1023,7 +1071,7 @@ class Specializer:
         if not isinstance(test, Dyn):
             return self.exec_block(stmt.body if self.truth(test) else stmt.orelse, frame)
         cond = self.truth_dyn(test)
-        if isinstance(stmt.test, gast.Name) and stmt.test.id in frame.defs:
+        if isinstance(stmt.test, _NAME) and stmt.test.id in frame.defs:
             frame.stmt = frame.defs[stmt.test.id]      # the line computing the test is the `if` line
         return self.dynamic_if(cond, stmt.body, stmt.orelse, frame)
 
@@ -1475,9 +1523,12 @@ class Specializer:
 
     # -- expressions ---------------------------------------------------------------------------------
     def eval(self, node, frame, hint=None):
-        method = getattr(self, "eval_" + type(node).__name__, None)
+        method = self.handlers.get(type(node))
         if method is None:
-            raise self.error(f"jit cannot compile the expression `{type(node).__name__}`")
+            method = getattr(self, "eval_" + type(node).__name__, None)
+            if method is None:
+                raise self.error(f"jit cannot compile the expression `{type(node).__name__}`")
+            self.handlers[type(node)] = method
         return method(node, frame, hint)
 
     def eval_Constant(self, node, frame, hint):
@@ -1517,7 +1568,7 @@ class Specializer:
     def elements(self, elts, frame):
         out = []
         for e in elts:
-            if isinstance(e, gast.Starred):
+            if isinstance(e, _STARRED):
                 out.extend(self.static_items(self.eval(e.value, frame)))
             else:
                 out.append(self.eval(e, frame))
@@ -1538,7 +1589,7 @@ class Specializer:
     def eval_JoinedStr(self, node, frame, hint):
         parts = []
         for v in node.values:
-            if isinstance(v, gast.Constant):
+            if isinstance(v, _CONSTANT):
                 parts.append(str(v.value))
             else:
                 value = self.eval(v.value, frame)
@@ -1600,12 +1651,12 @@ class Specializer:
         return self.subscript(base, index, hint)
 
     def eval_index(self, node, frame):
-        if isinstance(node, gast.Slice):
+        if isinstance(node, _SLICE):
             parts = [None if p is None else self.eval(p, frame) for p in (node.lower, node.upper, node.step)]
             if any(isinstance(p, Dyn) for p in parts):
                 return DynSlice(*parts)
             return slice(*parts)
-        if isinstance(node, gast.Tuple):
+        if isinstance(node, _TUPLE):
             return tuple(self.eval_index(e, frame) for e in node.elts)
         return self.eval(node, frame)
 
@@ -1691,7 +1742,7 @@ class Specializer:
     def eval_BinOp(self, node, frame, hint):
         left = self.eval(node.left, frame)
         right = self.eval(node.right, frame)
-        return self.binop(type(node.op), left, right, hint)
+        return self.binop(_GAST_OP[type(node.op)], left, right, hint)
 
     def binop(self, op, left, right, hint=None):
         if not isinstance(left, Dyn) and not isinstance(right, Dyn):
@@ -1712,7 +1763,7 @@ class Specializer:
 
     def eval_UnaryOp(self, node, frame, hint):
         value = self.eval(node.operand, frame)
-        op = type(node.op)
+        op = _GAST_OP[type(node.op)]
         if not isinstance(value, Dyn):
             if has_dyn(value):
                 raise self.error("jit cannot apply an operator to a container of run-time values")
@@ -1729,7 +1780,7 @@ class Specializer:
         result = True
         for op, comp in zip(node.ops, node.comparators):
             right = self.eval(comp, frame)
-            value = self.compare(type(op), left, right, hint)
+            value = self.compare(_GAST_OP[type(op)], left, right, hint)
             result = value if result is True else self.logical_and(result, value)
             if result is False:
                 return False
@@ -1783,7 +1834,7 @@ class Specializer:
         return self.ew("logical_and", np.logical_and, [self.truth_dyn(a), self.truth_dyn(b)], "both")
 
     def eval_BoolOp(self, node, frame, hint):
-        is_and = isinstance(node.op, gast.And)
+        is_and = isinstance(node.op, (gast.And, ast.And))
         result = self.eval(node.values[0], frame)
         for value_node in node.values[1:]:
             if not isinstance(result, Dyn):
@@ -2221,7 +2272,7 @@ def stored_names(stmts):
     out = set()
     for stmt in stmts:
         for node in gast.walk(stmt):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            if isinstance(node, _NAME) and isinstance(node.ctx, _STORE):
                 out.add(node.id)
     return out
 
