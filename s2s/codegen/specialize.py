@@ -115,7 +115,21 @@ class _Return(Exception):
 
 
 # -- helpers on abstract values ------------------------------------------------------------------
+_PLAIN = frozenset({int, float, bool, complex, str, type(None)})     # neither run-time nor containers
+_RUN_TIME = frozenset({Dyn, DynList, DynRange, DynSlice, Ty, MethodRef})
+
+
 def has_dyn(value):
+    kind = type(value)
+    if kind in _PLAIN:
+        return False
+    if kind in _RUN_TIME:
+        return True
+    if kind is tuple or kind is list or kind is SList:
+        for v in value:
+            if has_dyn(v):
+                return True
+        return False
     if isinstance(value, (Dyn, DynList, DynRange, DynSlice, Ty, MethodRef)):
         return True
     if isinstance(value, (tuple, list)):
@@ -129,6 +143,8 @@ def has_dyn(value):
 
 def copy_value(value, memo):
     """Copy the mutable structure of an abstract value (lists, dicts), sharing leaves."""
+    if type(value) in _PLAIN or type(value) is Dyn:
+        return value
     key = id(value)
     if key in memo:
         return memo[key]
@@ -487,7 +503,9 @@ def _quick_tree(fn):
     if code is None or code.co_name == "<lambda>":
         return None
     filename = code.co_filename
-    linecache.checkcache(filename)
+    if filename not in _CHECKED:            # emitted files and s2s's own never change while it runs:
+        linecache.checkcache(filename)      # one stat a file (each lets a compiling thread take the GIL)
+        _CHECKED.add(filename)
     lines = linecache.getlines(filename, fn.__globals__)
     first = code.co_firstlineno
     if not lines or first < 1 or first > len(lines):
@@ -502,6 +520,9 @@ def _quick_tree(fn):
             break
         end += 1
     return _function_def("".join(lines[first - 1:end]), first, code.co_name)
+
+
+_CHECKED = set()
 
 
 def _function_def(text, first, name):
@@ -1934,28 +1955,15 @@ class Specializer:
         for a in args:
             if not (isinstance(a, Dyn) or _number(a) or isinstance(a, np.ndarray)):
                 raise self.error(f"jit cannot apply `{name}` to {_describe(a)}")
-        units = [self.unit(a) for a in args]
         fn = impl if impl is not None else UFUNC[name]
-        try:
-            r = fn(*units)
-        except Exception as err:
-            raise self.error(f"{name}: {type(err).__name__}: {err}") from None
-        if isinstance(r, np.ndarray) and r.ndim == 0:
-            r = r[()]
+        rdtype, rtype, compute = self.ew_types(name, fn, args)
         shapes = [a.ty.shape if isinstance(a, Dyn) else a.shape for a in args
                   if (isinstance(a, Dyn) and a.ty.is_array) or isinstance(a, np.ndarray)]
         shape = broadcast_shapes(shapes, self) if shapes else ()
         if shape != ():
-            ty = Ty(np.result_type(r), shape, np.ndarray, "C")
+            ty = Ty(rdtype, shape, np.ndarray, "C")
         else:                  # NumPy gives a scalar when no operand has a dimension
-            ty = Ty(np.result_type(r), None, type(r))
-        if name in ("divide",) and all(np.result_type(u).kind in "iub" for u in units):
-            compute = np.dtype(np.float64)
-        else:
-            try:
-                compute = np.result_type(*units)
-            except TypeError:
-                compute = ty.dtype
+            ty = Ty(rdtype, None, rtype)
         atoms = []
         for a in args:
             if isinstance(a, Dyn):
@@ -1967,6 +1975,35 @@ class Specializer:
             else:
                 atoms.append(Const(a, compute if name not in ("power",) or compute.kind in "fc" else None))
         return self.op("ew", atoms, ty, hint, fn=name)
+
+    def ew_types(self, name, fn, args):
+        """(result dtype, result Python type, dtype to compute in) of an elementwise operation, from
+        NumPy applied to one-element values of the operands' types (remembered per operand types)."""
+        key = (name, fn, tuple(_unit_key(a) for a in args))
+        try:
+            hit = _EW_TYPES.get(key)
+        except TypeError:               # an unhashable function
+            key, hit = None, None
+        if hit is not None:
+            return hit
+        units = [self.unit(a) for a in args]
+        try:
+            r = fn(*units)
+        except Exception as err:
+            raise self.error(f"{name}: {type(err).__name__}: {err}") from None
+        if isinstance(r, np.ndarray) and r.ndim == 0:
+            r = r[()]
+        if name in ("divide",) and all(np.result_type(u).kind in "iub" for u in units):
+            compute = np.dtype(np.float64)
+        else:
+            try:
+                compute = np.result_type(*units)
+            except TypeError:
+                compute = np.result_type(r)
+        hit = (np.result_type(r), type(r), compute)
+        if key is not None:
+            _EW_TYPES[key] = hit
+        return hit
 
     def as_dyn(self, v):
         """A Dyn for a value that may be a static array (bound as a module constant) or number."""
@@ -2177,6 +2214,19 @@ class Specializer:
             step = (value[1] - value[0]).item()
             return self.op("arange", [], ty, name, start=start, step=step, n=value.size, dtype=value.dtype)
         return value
+
+
+_EW_TYPES = {}
+
+
+def _unit_key(value):
+    """What `Specializer.unit` of an operand depends on (values of numbers: `0 ** -1` fails)."""
+    if isinstance(value, Dyn):
+        ty = value.ty
+        return (ty.dtype, ty.shape is None, ty.pytype)
+    if isinstance(value, np.ndarray):
+        return (np.ndarray, value.dtype)
+    return (type(value), value)
 
 
 def _grow(lst, n):
