@@ -8,7 +8,7 @@ from . import nodes, operations
 def mark(fn_tree, active_params):
     """The set of active variable names of a normalized function."""
     active = set(active_params)
-    flows = [flow for stmt in nodes.walk(fn_tree) for flow in _flows(stmt)]
+    flows = [flow for stmt in nodes.walk(fn_tree, contexts=False) for flow in _flows(stmt)]
     changed = True
     while changed:
         changed = False

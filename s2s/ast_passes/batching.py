@@ -73,7 +73,7 @@ def _reads(value):
 def _shape_only_reads(node, batched):
     """Batched names read inside `node` other than through a shape query (`np.shape(g)`, `g.ndim`)."""
     allowed = set()
-    for n in nodes.walk(node):
+    for n in nodes.walk(node, contexts=False):
         if isinstance(n, gast.Call):
             callee = getattr(n, "s2s", None)
             if callee is not None and callee.kind == "primitive" and callee.primitive.name in _SHAPE_QUERIES \
@@ -82,7 +82,7 @@ def _shape_only_reads(node, batched):
         if isinstance(n, gast.Attribute) and n.attr in _SHAPE_ATTRIBUTES | _STATIC_ATTRIBUTES \
                 and isinstance(n.value, gast.Name):
             allowed.add(id(n.value))
-    return {n.id for n in nodes.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    return {n.id for n in nodes.walk(node, contexts=False) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
             and n.id in batched and id(n) not in allowed}
 
 
@@ -784,7 +784,7 @@ class Lowering:
         self.maybe_undefined = set()
         self.rewrote = False         # whether any control flow became straight-line code
         self.totals = {}
-        for n in nodes.walk_body(ctx.fn.body):
+        for n in nodes.walk_body(ctx.fn.body, contexts=False):
             if isinstance(n, gast.Name):
                 self.totals[n.id] = self.totals.get(n.id, 0) + 1
         self.analysis = analysis
@@ -851,7 +851,7 @@ class Lowering:
 
         if _has_break(block):          # a break of a loop around the branch (the loop's own are fine)
             raise Fallback("`break` under a condition that differs between examples")
-        for n in nodes.walk_body(block):
+        for n in nodes.walk_body(block, contexts=False):
             if isinstance(n, gast.Call):
                 callee = getattr(n, "s2s", None)
                 if callee is not None and callee.kind == "user":
@@ -1009,7 +1009,7 @@ def _read_before_written(block, written=None):
 
 def _name_counts(block):
     counts = {}
-    for n in nodes.walk_body(block):
+    for n in nodes.walk_body(block, contexts=False):
         if isinstance(n, gast.Name):
             counts[n.id] = counts.get(n.id, 0) + 1
     return counts
@@ -1035,7 +1035,7 @@ def _rename_from_first_write(block, name, new):
 def _rename(block, mapping):
     if not mapping:
         return
-    for n in nodes.walk_body(block):
+    for n in nodes.walk_body(block, contexts=False):
         if isinstance(n, gast.Name) and n.id in mapping:
             n.id = mapping[n.id]
 
@@ -1333,7 +1333,7 @@ def _is_none(node):
 class Context:
     """What the passes over one function share: names, helpers, callees."""
 
-    def __init__(self, batching, source, fn, batched_params, kinds, frame, namer=None):
+    def __init__(self, batching, source, fn, batched_params, kinds, frame, namer=None, rewrites=True):
         self.batching = batching
         self.source = source
         self.fn = fn
@@ -1343,7 +1343,14 @@ class Context:
         self.param_kinds = dict(kinds)
         self.frame = frame
         self.size_name = None
-        self.locals = resolve.local_names(fn)
+        # the user's locals, before any rewrite adds names (only analyzing: found when asked)
+        self._locals = resolve.local_names(fn) if rewrites else None
+
+    @property
+    def locals(self):
+        if self._locals is None:
+            self._locals = resolve.local_names(self.fn)
+        return self._locals
 
     def float_reference(self):
         """A batched array parameter, whose dtype float constants follow (float32 stays float32)."""
@@ -1496,7 +1503,7 @@ class Batching:
             _, fn = prepared
             params = [a.id for a in fn.args.args]
             ctx = Context(self, source, fn, [p for p, m in zip(params, mask) if m],
-                          {p: k for p, k in zip(params, kinds)}, None)
+                          {p: k for p, k in zip(params, kinds)}, None, rewrites=False)
             guesses = self.guesses
             analysis = analyze(ctx)
             if self.guesses == guesses:     # no answer was assumed: `function` may use this analysis

@@ -31,7 +31,7 @@ def supported(source):
         raise source.error("`*args`/`**kwargs` parameters are not supported", fn,
                            suggestion="Give the function explicit parameters.")
     aliased = _aliases(fn) | params
-    for node in nodes.walk(fn):
+    for node in nodes.walk(fn, contexts=False):
         if node is fn:
             continue
         if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name) and \
@@ -68,10 +68,10 @@ def supported(source):
 def _aliases(fn):
     """Names that may share memory with another name (plain copies, views by indexing)."""
     out = set()
-    for node in nodes.walk(fn):
+    for node in nodes.walk(fn, contexts=False):
         if isinstance(node, gast.Assign) and isinstance(node.value, (gast.Name, gast.Subscript, gast.Attribute)):
             for target in node.targets:
-                out |= {n.id for n in nodes.walk(target) if isinstance(n, gast.Name)}
+                out |= {n.id for n in nodes.walk(target, contexts=False) if isinstance(n, gast.Name)}
             root = _root_name(node.value)
             if root:
                 out.add(root)

@@ -41,11 +41,12 @@ def transformation_calls(source):
         except (KeyError, TypeError):
             return None
 
-    calls = [n for n in nodes.walk(fn) if isinstance(n, gast.Call) and hook(n) is not None]
+    calls = [n for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Call) and hook(n) is not None]
     if not calls:
         return source
     scope = dict(source.globals)
-    taken = set(scope) | set(source.closure) | locals_ | {n.id for n in nodes.walk(fn) if isinstance(n, gast.Name)}
+    taken = set(scope) | set(source.closure) | locals_ | \
+        {n.id for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Name)}
 
     def bind(value, preferred):
         name, k = preferred, 0

@@ -1,5 +1,6 @@
 """The one place that builds gast nodes (gast changes node signatures between versions)."""
 import ast
+import sys
 
 import gast
 
@@ -131,9 +132,144 @@ _PARSED_STATEMENTS = {}
 
 def to_source(node):
     """Python source of a gast node."""
-    tree = gast.gast_to_ast(node)
-    ast.fix_missing_locations(tree)
-    return ast.unparse(tree)
+    if not _FAST_TO_AST:
+        tree = gast.gast_to_ast(node)
+        ast.fix_missing_locations(tree)
+        return ast.unparse(tree)
+    return ast.unparse(_to_ast(node))
+
+
+def to_ast(node):
+    """The `ast` tree of a gast node: the tree `gast.gast_to_ast` builds, without its visitor,
+    except that statements that may print a type comment always have a `lineno` (None if the
+    gast node has none), which is all `ast.unparse` reads of locations."""
+    if not _FAST_TO_AST:
+        return gast.gast_to_ast(node)
+    return _to_ast(node)
+
+
+def _to_ast(node):
+    kind = type(node)
+    convert = _TO_AST.get(kind)
+    if convert is None:
+        convert = _TO_AST[kind] = _converter(kind)
+    return convert(node)
+
+
+def _ast_value(value):
+    if isinstance(value, AST):
+        return _to_ast(value)
+    if isinstance(value, list):
+        return [_ast_value(v) for v in value]
+    return value
+
+
+def _converter(kind):
+    """How gast (for Python 3.8 to 3.11) converts one node class; see gast/ast3.py `GAstToAst3`."""
+    name = kind.__name__
+    target = getattr(ast, name, None)
+    if target is None:              # not part of the ast: gast drops it
+        return lambda node: None
+    fields = _KEPT_FIELDS.get(name)
+    if name == "arguments":
+        return _arguments
+    if name == "ExceptHandler":
+        plain = _converter_of(target, kind._fields, kind._attributes, False)
+        located = _located(target, kind)
+
+        def convert(node):
+            if not node.name:
+                return plain(node)
+            new = _build(target, {"type": _ast_value(node.type), "name": node.name.id,
+                                  "body": _ast_value(node.body)})
+            return located(new, node)
+        return convert
+    if fields is not None:
+        convert = _converter_of(target, fields, _located(target, kind), True)
+    else:
+        convert = _converter_of(target, kind._fields, kind._attributes, False)
+    if name not in _TYPE_COMMENTED:
+        return convert
+
+    def with_lineno(node):
+        new = convert(node)
+        if "lineno" not in new.__dict__:
+            new.lineno = None
+        return new
+    return with_lineno
+
+
+def _converter_of(target, fields, attributes, located):
+    """Build `target` from `fields`; then copy `attributes` (or locate it like ast.copy_location)."""
+    def convert(node):
+        values = {}
+        for field in fields:
+            value = getattr(node, field, _MISSING)
+            if value is not _MISSING:
+                values[field] = _ast_value(value)
+        new = _build(target, values)
+        if located:
+            return attributes(new, node)
+        for attribute in attributes:
+            value = getattr(node, attribute, _MISSING)
+            if value is not _MISSING:
+                setattr(new, attribute, value)
+        return new
+    return convert
+
+
+def _located(target, kind):
+    """`ast.copy_location(new, old)` for a `target` built from a `kind` node."""
+    shared = [a for a in ("lineno", "col_offset", "end_lineno", "end_col_offset")
+              if a in kind._attributes and a in target._attributes]
+
+    def locate(new, old):
+        for attribute in shared:
+            value = getattr(old, attribute, _MISSING)
+            if value is _MISSING:
+                continue
+            if value is not None or attribute.startswith("end_"):
+                setattr(new, attribute, value)
+        return new
+    return locate
+
+
+def _build(target, values):
+    new = target.__new__(target)
+    new.__dict__.update(values)
+    return new
+
+
+def _arg(node):
+    if node is None:
+        return None
+    new = _build(ast.arg, {"arg": node.id, "annotation": _ast_value(node.annotation),
+                           "type_comment": _ast_value(node.type_comment)})
+    return _ARG_LOCATED(new, node)
+
+
+def _arguments(node):
+    return _build(ast.arguments, {
+        "posonlyargs": [_arg(a) for a in node.posonlyargs], "args": [_arg(a) for a in node.args],
+        "vararg": _arg(node.vararg), "kwonlyargs": [_arg(a) for a in node.kwonlyargs],
+        "kw_defaults": _ast_value(node.kw_defaults), "kwarg": _arg(node.kwarg),
+        "defaults": _ast_value(node.defaults)})
+
+
+# the fields gast keeps where it does not convert a node field by field
+_KEPT_FIELDS = {
+    "Name": ("id", "ctx"),
+    "Assign": ("targets", "value"),
+    "FunctionDef": ("name", "args", "body", "decorator_list", "returns", "type_comment"),
+    "AsyncFunctionDef": ("name", "args", "body", "decorator_list", "returns", "type_comment"),
+    "ClassDef": ("name", "bases", "keywords", "body", "decorator_list"),
+}
+# statements `ast.unparse` asks for a type comment, which looks their `lineno` up
+_TYPE_COMMENTED = {"Assign", "FunctionDef", "AsyncFunctionDef", "For", "AsyncFor", "With", "AsyncWith"}
+_FAST_TO_AST = (3, 8) <= sys.version_info[:2] < (3, 12)
+_TO_AST = {}
+_MISSING = object()
+_ARG_LOCATED = _located(ast.arg, gast.Name)
 
 
 def copy(node):
@@ -159,30 +295,39 @@ def _copy(node):
     return new
 
 
-def walk(node):
-    """Every node inside `node` (itself first), breadth first: `gast.walk` without its overhead."""
+def walk(node, contexts=True):
+    """Every node inside `node` (itself first), breadth first: `gast.walk` without its overhead.
+    With contexts=False, without the Load / Store / Param markers of names."""
     todo = [node]
+    append = todo.append
     for node in todo:          # the list grows while we iterate it
         yield node
         for field in node._fields:
             value = getattr(node, field, None)
             if isinstance(value, AST):
-                todo.append(value)
+                if contexts or not isinstance(value, _CONTEXTS):
+                    append(value)
             elif isinstance(value, list):
-                todo.extend(v for v in value if isinstance(v, AST))
+                for v in value:
+                    if isinstance(v, AST):
+                        append(v)
 
 
-def walk_body(stmts):
+def walk_body(stmts, contexts=True):
     """`walk` over a list of statements, in the order `walk(Module(body=stmts))` gives without the module."""
     todo = [s for s in stmts if isinstance(s, AST)]
+    append = todo.append
     for node in todo:
         yield node
         for field in node._fields:
             value = getattr(node, field, None)
             if isinstance(value, AST):
-                todo.append(value)
+                if contexts or not isinstance(value, _CONTEXTS):
+                    append(value)
             elif isinstance(value, list):
-                todo.extend(v for v in value if isinstance(v, AST))
+                for v in value:
+                    if isinstance(v, AST):
+                        append(v)
 
 
 def _names(node, contexts):

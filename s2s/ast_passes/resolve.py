@@ -58,13 +58,14 @@ class Binder:
 
 
 def local_names(fn_tree):
+    """Parameters, assigned names and nested functions of a function."""
     names = {a.id for a in fn_tree.args.args}
-    for node in nodes.walk(fn_tree):
-        if node is fn_tree:
-            continue
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-            names.add(node.id)
-        elif isinstance(node, gast.FunctionDef):
+    for node in nodes.walk(fn_tree, contexts=False):
+        kind = type(node)
+        if kind is gast.Name:
+            if isinstance(node.ctx, gast.Store):
+                names.add(node.id)
+        elif kind is gast.FunctionDef and node is not fn_tree:
             names.add(node.name)
     return names
 
@@ -72,7 +73,7 @@ def local_names(fn_tree):
 def _comprehension_names(fn_tree):
     """Names bound by comprehensions; they are local to the comprehension."""
     out = set()
-    for node in nodes.walk(fn_tree):
+    for node in nodes.walk(fn_tree, contexts=False):
         if isinstance(node, gast.comprehension):
             out |= nodes.names_stored(node.target)
     return out
@@ -98,7 +99,7 @@ def names(source, binder, function_sources):
         reads.note_name(where, name_, value)
         return value
 
-    for node in nodes.walk(fn):
+    for node in nodes.walk(fn, contexts=False):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
             if node.id in locals_ or node.id in comp_names or node.id in lifted:
                 continue
@@ -111,7 +112,7 @@ def names(source, binder, function_sources):
             node.s2s_value = value
             node.id = renames[node.id]
 
-    for node in nodes.walk(fn):
+    for node in nodes.walk(fn, contexts=False):
         if isinstance(node, gast.Call):
             node.s2s = _classify_call(node, source, binder, locals_, lifted, function_sources)
         elif isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):

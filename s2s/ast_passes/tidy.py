@@ -147,7 +147,7 @@ def _comments(stmts):
 def remove_dead_code(stmts, live_out=()):
     """`stmts` without statements that nothing in `live_out` (or a return) depends on."""
     keep = set(live_out)
-    for n in nodes.walk_body([s for s in stmts if isinstance(s, gast.Return)]):
+    for n in nodes.walk_body([s for s in stmts if isinstance(s, gast.Return)], contexts=False):
         if isinstance(n, gast.Name):
             keep.add(n.id)
     for _ in range(4):

@@ -1,12 +1,15 @@
-"""`nodes.walk`, `names_read`, `names_stored` and `copy` agree with gast's own walk on real code."""
+"""`nodes.walk`, `names_read`, `names_stored`, `copy` and `to_ast` agree with gast on real code."""
+import ast
+import importlib
 import inspect
 
 import gast
 import pytest
 
 from s2s.ast_passes import batching, nodes, normalize, reverse
+from s2s.runtime.primitives import adjoints
 
-MODULES = [nodes, normalize, reverse, batching]
+MODULES = [nodes, normalize, reverse, batching, adjoints]
 
 
 def _trees():
@@ -52,3 +55,21 @@ def test_copy_is_deep_and_keeps_annotations():
         assert not any(id(n) in old_ids for n in gast.walk(new))
         assert [getattr(n, "lineno", None) for n in gast.walk(new)] == \
             [getattr(n, "lineno", None) for n in gast.walk(fn)]
+
+
+def test_to_ast_matches_gast():
+    for fn in _trees():
+        for node in [fn] + fn.body:
+            expected = ast.dump(gast.gast_to_ast(node), include_attributes=True)
+            assert ast.dump(nodes.to_ast(node), include_attributes=True) == expected
+    built = nodes.function("f", ["x"], [nodes.assign("y", nodes.call("np.sum", [nodes.name("x")], {"axis": nodes.const(0)})),
+                                        nodes.return_(nodes.name("y"))])
+    assert ast.dump(nodes.to_ast(built)) == ast.dump(gast.gast_to_ast(built))
+    assert nodes.to_source(built) == "def f(x):\n    y = np.sum(x, axis=0)\n    return y"
+
+
+@pytest.mark.parametrize("name", ["contextlib", "asyncio.tasks", "argparse"])
+def test_to_ast_matches_gast_on_any_syntax(name):
+    tree = gast.parse(inspect.getsource(importlib.import_module(name)))    # classes, try, async, lambdas
+    assert ast.dump(nodes.to_ast(tree), include_attributes=True) == \
+        ast.dump(gast.gast_to_ast(tree), include_attributes=True)
