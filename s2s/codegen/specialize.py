@@ -686,7 +686,7 @@ class Specializer:
     # -- errors --------------------------------------------------------------------------------------
     def where(self):
         """(FunctionSource, statement) of every active frame, innermost last."""
-        return tuple((f.source, f.stmt) for f in self.frames)
+        return tuple([(f.source, f.stmt) for f in self.frames])
 
     def error(self, message, suggestion=None):
         return located_error(self.where(), message, suggestion)
@@ -2050,20 +2050,13 @@ class Specializer:
                 axes = tuple(sorted(int(k) % ndim if ndim else 0 for k in axes))
             except TypeError:
                 raise self.error(f"bad axis {axis!r}") from None
-        with np.errstate(all="ignore"):
-            small = np.ones((1,) * ndim, ty.dtype)
-            fn = getattr(np, kind)
-            if kind in ("argmax", "argmin") and keepdims is False:
-                r = fn(small, axis=axis)
-            else:
-                r = fn(small, axis=axis, keepdims=keepdims)
+        rd, scalar_type = _reduce_types(kind, ndim, ty.dtype, axis, keepdims)
         if kind in ("argmax", "argmin") and axis is None:
             axes = tuple(range(ndim))
         shape = tuple(d for k, d in enumerate(ty.shape) if k not in axes) if not keepdims else tuple(
             1 if k in axes else d for k, d in enumerate(ty.shape))
-        rd = np.result_type(r)
         if not shape and not keepdims:
-            out_ty = Ty(rd, None, type(np.asarray(r)[()]) if not isinstance(r, np.generic) else type(r))
+            out_ty = Ty(rd, None, scalar_type)
         else:
             out_ty = Ty(rd, shape, np.ndarray, "C")
         return self.op("reduce", [a], out_ty, hint or kind, kind=kind, axes=axes, keepdims=bool(keepdims))
@@ -2217,6 +2210,29 @@ class Specializer:
 
 
 _EW_TYPES = {}
+_REDUCE_TYPES = {}
+
+
+def _reduce_types(kind, ndim, dtype, axis, keepdims):
+    """(dtype, Python type of a scalar result) of a NumPy reduction, from a one-element array."""
+    key = (kind, ndim, dtype, axis, keepdims)
+    try:
+        hit = _REDUCE_TYPES.get(key)
+    except TypeError:                   # an unhashable axis
+        key, hit = None, None
+    if hit is not None:
+        return hit
+    with np.errstate(all="ignore"):
+        small = np.ones((1,) * ndim, dtype)
+        fn = getattr(np, kind)
+        if kind in ("argmax", "argmin") and keepdims is False:
+            r = fn(small, axis=axis)
+        else:
+            r = fn(small, axis=axis, keepdims=keepdims)
+    hit = (np.result_type(r), type(np.asarray(r)[()]) if not isinstance(r, np.generic) else type(r))
+    if key is not None:
+        _REDUCE_TYPES[key] = hit
+    return hit
 
 
 def _unit_key(value):
@@ -2295,6 +2311,9 @@ def _index_layout(parts, ty):
 
 
 def broadcast_shapes(shapes, spec):
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return tuple(first)
     ndim = max(len(s) for s in shapes)
     out = []
     for k in range(ndim):
