@@ -766,13 +766,34 @@ def _static_value(node):
 
 
 def _substitute(tree, values):
-    class Substitute(gast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id in values and isinstance(node.ctx, gast.Load):
-                return nodes.copy(_as_node(values[node.id]))
-            return node
+    """`tree` with each name loaded from `values` replaced by a copy of its value (not looked into)."""
+    def replaced(node):
+        if type(node) is gast.Name and node.id in values and isinstance(node.ctx, gast.Load):
+            return nodes.copy(_as_node(values[node.id]))
+        return None
 
-    return Substitute().visit(tree)
+    new = replaced(tree)
+    if new is not None:
+        return new
+    todo = [tree]
+    for node in todo:
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, gast.AST):
+                new = replaced(value)
+                if new is None:
+                    todo.append(value)
+                else:
+                    setattr(node, field, new)
+            elif isinstance(value, list):
+                for k, item in enumerate(value):
+                    if isinstance(item, gast.AST):
+                        new = replaced(item)
+                        if new is None:
+                            todo.append(item)
+                        else:
+                            value[k] = new
+    return tree
 
 
 # -- step 2: control flow on batched values becomes straight-line code ----------------------------------
@@ -783,10 +804,9 @@ class Lowering:
         self.introduced = set()
         self.maybe_undefined = set()
         self.rewrote = False         # whether any control flow became straight-line code
-        self.totals = {}
-        for n in nodes.walk_body(ctx.fn.body, contexts=False):
-            if isinstance(n, gast.Name):
-                self.totals[n.id] = self.totals.get(n.id, 0) + 1
+        self.totals = {}          # uses of each name before lowering; only control flow is lowered
+        if any(isinstance(s, (gast.If, gast.For, gast.While)) for s in ctx.fn.body):
+            self.totals = _name_counts(ctx.fn.body)
         self.analysis = analysis
 
     def fresh(self, base, batched=True):

@@ -82,8 +82,10 @@ def _comprehension_names(fn_tree):
 def names(source, binder, function_sources):
     """Resolve `source.tree` in place; returns {lifted name: FunctionSource} for nested defs."""
     fn = source.tree
-    lifted = _lift_nested(source)
     locals_ = local_names(fn)
+    lifted = _lift_nested(source, locals_)
+    if lifted:
+        locals_ = local_names(fn)
     comp_names = _comprehension_names(fn)
     renames = {}
 
@@ -207,12 +209,12 @@ def _label(func):
     return "<expression>"
 
 
-def _lift_nested(source):
-    """Move nested `def`s and named lambdas out of the function; their free locals become
-    extra parameters passed at each call. Returns {name: (FunctionSource, extra arg nodes)}."""
+def _lift_nested(source, outer_locals):
+    """Move nested `def`s and named lambdas out of the function (whose locals are `outer_locals`);
+    their free locals become extra parameters passed at each call.
+    Returns {name: (FunctionSource, extra arg nodes)}."""
     fn = source.tree
     lifted = {}
-    outer_locals = local_names(fn)
     new_body = []
     for stmt in fn.body:
         inner = None

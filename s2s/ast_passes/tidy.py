@@ -14,35 +14,51 @@ def _list_call(value):
     return None
 
 
-def _stmt_effect(stmt, live):
+def _stmt_effect(stmt, live, effects):
     """(keep, defined names, read names) of a simple statement given names live after it."""
+    defined, reads, keeps, _ = _effect(stmt, effects)
+    if keeps is None:
+        return True, defined, reads
+    defines, list_name = keeps
+    return bool(defines & live or list_name in live), defined, reads
+
+
+def _effect(stmt, effects):
+    """(defined, read, what keeps it, whether it kills what it defines) of a simple statement,
+    worked out once per statement in `effects`; what keeps it is None (always kept) or
+    (names whose liveness keeps it, a list it changes or None)."""
+    found = effects.get(id(stmt))
+    if found is None:
+        found = effects[id(stmt)] = (stmt, _simple_effect(stmt))
+    return found[1]
+
+
+def _simple_effect(stmt):
     if isinstance(stmt, gast.Assign):
         defined = nodes.names_stored(stmt.targets[0])
         reads = nodes.names_read(stmt.value) | nodes.names_read(stmt.targets[0])
         lst = _list_call(stmt.value)
         if lst is not None:                    # v = L.pop(): also changes L
-            return bool(defined & live or lst[1] in live), defined, reads
-        return bool(defined & live), defined, reads
+            return defined, reads, (defined, lst[1]), False
+        return defined, reads, (defined, None), True
     if isinstance(stmt, gast.Expr):
         if nodes.is_comment(stmt):
-            return True, set(), set()
+            return set(), set(), None, False
         lst = _list_call(stmt.value)
         if lst is not None:
-            return lst[1] in live, set(), nodes.names_read(stmt.value)
-        return True, set(), nodes.names_read(stmt.value)
-    if isinstance(stmt, gast.Return):
-        return True, set(), nodes.names_read(stmt)
-    return True, set(), nodes.names_read(stmt)
+            return set(), nodes.names_read(stmt.value), (set(), lst[1]), False
+        return set(), nodes.names_read(stmt.value), None, False
+    return set(), nodes.names_read(stmt), None, False
 
 
-def _sweep(stmts, live, rewrite):
+def _sweep(stmts, live, rewrite, effects):
     """Liveness backwards through a block; with rewrite=True, also drop dead statements."""
     out = []
     live = set(live)
     for stmt in reversed(stmts):
         if isinstance(stmt, gast.If):
-            body, live_body = _sweep(stmt.body, live, rewrite)
-            orelse, live_else = _sweep(stmt.orelse, live, rewrite)
+            body, live_body = _sweep(stmt.body, live, rewrite, effects)
+            orelse, live_else = _sweep(stmt.orelse, live, rewrite, effects)
             live = live_body | live_else | nodes.names_read(stmt.test)
             if rewrite:
                 if _empty(body) and _empty(orelse):
@@ -58,12 +74,12 @@ def _sweep(stmts, live, rewrite):
             head_reads = nodes.names_read(stmt.iter if isinstance(stmt, gast.For) else stmt.test)
             head = set(live) | (head_reads if isinstance(stmt, gast.While) else set())
             for _ in range(50):
-                _, start = _sweep(stmt.body, head, False)
+                _, start = _sweep(stmt.body, head, False, effects)
                 new = set(live) | start | (head_reads if isinstance(stmt, gast.While) else set())
                 if new == head:
                     break
                 head = new
-            body, start = _sweep(stmt.body, head, rewrite)
+            body, start = _sweep(stmt.body, head, rewrite, effects)
             live = (head | start) - loop_vars | head_reads
             if rewrite:
                 if _empty(body) or all(isinstance(s, gast.Break) or nodes.is_comment(s) for s in body):
@@ -72,10 +88,10 @@ def _sweep(stmts, live, rewrite):
                 stmt.body = body
             out.append(stmt)
         else:
-            keep, defined, reads = _stmt_effect(stmt, live)
+            keep, defined, reads = _stmt_effect(stmt, live, effects)
             if not keep:
                 continue
-            if isinstance(stmt, gast.Assign) and _list_call(stmt.value) is None:
+            if _effect(stmt, effects)[3]:
                 live -= defined
             live |= reads
             out.append(stmt)
@@ -87,19 +103,23 @@ def _empty(block):
     return all(isinstance(s, gast.Pass) or nodes.is_comment(s) for s in block)
 
 
-def _self_only(stmts, keep):
+def _self_only(stmts, keep, effects):
     """Names whose every read is in a statement that assigns them (e.g. unused counters)."""
     readers = {}
+    assigned = set()
     for stmt in _walk(stmts):
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             header = stmt.test if not isinstance(stmt, gast.For) else stmt.iter
             for n in nodes.names_read(header):
                 readers.setdefault(n, set()).add("other")
             continue
-        defined = nodes.names_stored(stmt.targets[0]) if isinstance(stmt, gast.Assign) else set()
-        for n in nodes.names_read(stmt):
+        defined, reads, _, _ = _effect(stmt, effects)
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) > 1:
+            reads = nodes.names_read(stmt)        # the sweep reads only the first target
+        for n in reads:
             readers.setdefault(n, set()).add("self" if n in defined else "other")
-    assigned = {n for s in _walk(stmts) if isinstance(s, gast.Assign) for n in nodes.names_stored(s.targets[0])}
+        if isinstance(stmt, gast.Assign):
+            assigned |= defined
     return {n for n in assigned if n not in keep and readers.get(n, set()) <= {"self"}}
 
 
@@ -150,9 +170,10 @@ def remove_dead_code(stmts, live_out=()):
     for n in nodes.walk_body([s for s in stmts if isinstance(s, gast.Return)], contexts=False):
         if isinstance(n, gast.Name):
             keep.add(n.id)
+    effects = {}
     for _ in range(4):
-        stmts, _ = _sweep(stmts, set(live_out), True)
-        dead = _self_only(stmts, keep)
+        stmts, _ = _sweep(stmts, set(live_out), True, effects)
+        dead = _self_only(stmts, keep, effects)
         if not dead:
             break
         stmts = _drop_assignments(stmts, dead)
@@ -161,5 +182,5 @@ def remove_dead_code(stmts, live_out=()):
 
 def free_names(stmts, params=()):
     """Names a block reads before (or without) assigning them."""
-    _, live = _sweep(stmts, set(), False)
+    _, live = _sweep(stmts, set(), False, {})
     return live - set(params)
