@@ -14,10 +14,18 @@ _counter = itertools.count()
 
 
 def cache_dir():
-    path = os.environ.get("S2S_CACHE_DIR") or os.path.join(
-        tempfile.gettempdir(), f"s2s-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
-    os.makedirs(path, exist_ok=True)
+    """`$S2S_CACHE_DIR`, or `<tmp>/s2s-cache-<uid>`; created on first use."""
+    setting = os.environ.get("S2S_CACHE_DIR")
+    path = _made.get(setting)
+    if path is None:
+        path = setting or os.path.join(
+            tempfile.gettempdir(), f"s2s-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
+        os.makedirs(path, exist_ok=True)
+        _made[setting] = path
     return path
+
+
+_made = {}      # S2S_CACHE_DIR setting -> the folder, already created
 
 
 def write(source, label):
@@ -25,6 +33,7 @@ def write(source, label):
     digest = hashlib.sha1(source.encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), f"{label}_{digest}.py")
     if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)     # in case it was removed meanwhile
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as handle:
             handle.write(source)

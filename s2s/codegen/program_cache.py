@@ -200,9 +200,15 @@ def key_of(parts, root):
 
 
 def _path(key, suffix=".json"):
-    folder = os.path.join(modules.cache_dir(), "programs")
-    os.makedirs(folder, exist_ok=True)
+    root = modules.cache_dir()
+    folder = _folders.get(root)
+    if folder is None:
+        folder = _folders[root] = os.path.join(root, "programs")
+        os.makedirs(folder, exist_ok=True)
     return os.path.join(folder, key + suffix)
+
+
+_folders = {}
 
 
 def lookup(key, root):
