@@ -30,18 +30,21 @@ def supported(source):
     if fn.args.vararg is not None or fn.args.kwarg is not None:
         raise source.error("`*args`/`**kwargs` parameters are not supported", fn,
                            suggestion="Give the function explicit parameters.")
-    aliased = _aliases(fn) | params
+    aliased = None                       # found when an augmented assignment asks
     for node in nodes.walk(fn, contexts=False):
         if node is fn:
             continue
-        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name) and \
-                node.target.id in aliased:
-            name_ = node.target.id
-            what = f"the argument `{name_}`" if name_ in params else f"`{name_}`, which shares memory with another name,"
-            op = nodes.to_source(gast.BinOp(left=nodes.name(name_), op=node.op, right=node.value))
-            raise source.error(f"`{source.line(node.lineno)}` changes {what} in place (NumPy `op=` on an "
-                               "array writes into it), which s2s cannot follow.", node, construct="",
-                               suggestion=f"Write a new value instead: {name_} = {op}")
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            if aliased is None:
+                aliased = _aliases(fn) | params
+            if node.target.id in aliased:
+                name_ = node.target.id
+                what = f"the argument `{name_}`" if name_ in params else \
+                    f"`{name_}`, which shares memory with another name,"
+                op = nodes.to_source(gast.BinOp(left=nodes.name(name_), op=node.op, right=node.value))
+                raise source.error(f"`{source.line(node.lineno)}` changes {what} in place (NumPy `op=` on an "
+                                   "array writes into it), which s2s cannot follow.", node, construct="",
+                                   suggestion=f"Write a new value instead: {name_} = {op}")
         kind = type(node)
         if kind in _UNSUPPORTED:
             what, fix = _UNSUPPORTED[kind]

@@ -59,7 +59,13 @@ class Binder:
 
 def local_names(fn_tree):
     """Parameters, assigned names and nested functions of a function."""
+    return _scope_names(fn_tree)[0]
+
+
+def _scope_names(fn_tree):
+    """(local names, names bound by comprehensions: they are local to the comprehension)."""
     names = {a.id for a in fn_tree.args.args}
+    comprehension_names = set()
     for node in nodes.walk(fn_tree, contexts=False):
         kind = type(node)
         if kind is gast.Name:
@@ -67,26 +73,18 @@ def local_names(fn_tree):
                 names.add(node.id)
         elif kind is gast.FunctionDef and node is not fn_tree:
             names.add(node.name)
-    return names
-
-
-def _comprehension_names(fn_tree):
-    """Names bound by comprehensions; they are local to the comprehension."""
-    out = set()
-    for node in nodes.walk(fn_tree, contexts=False):
-        if isinstance(node, gast.comprehension):
-            out |= nodes.names_stored(node.target)
-    return out
+        elif kind is gast.comprehension:
+            comprehension_names |= nodes.names_stored(node.target)
+    return names, comprehension_names
 
 
 def names(source, binder, function_sources):
     """Resolve `source.tree` in place; returns {lifted name: FunctionSource} for nested defs."""
     fn = source.tree
-    locals_ = local_names(fn)
+    locals_, comp_names = _scope_names(fn)
     lifted = _lift_nested(source, locals_)
     if lifted:
-        locals_ = local_names(fn)
-    comp_names = _comprehension_names(fn)
+        locals_, comp_names = _scope_names(fn)
     renames = {}
 
     def lookup(name_):
