@@ -3,6 +3,7 @@
 Every transformation pass reads statements through `operation(value)`, so the mapping
 from Python syntax (operators, methods, attributes, indexing) to rule-table rows lives here.
 """
+import inspect
 from dataclasses import dataclass, field
 
 import gast
@@ -86,13 +87,9 @@ def _call(value):
         prim = callee.primitive
         if any(isinstance(a, gast.Starred) for a in args) or None in keywords:
             return Operation("opaque", value, label=label, callee=callee)
-        signature = callee.signature or prim.signature
-        try:
-            bound = signature.bind(*args, **keywords)
-        except TypeError:
+        slots = _bind(callee.signature or prim.signature, args, keywords)
+        if slots is None:
             return Operation("opaque", value, label=label, callee=callee)
-        bound.apply_defaults()
-        slots = dict(bound.arguments)
         variadic = prim.variadic if callee.signature is None else None
         if variadic is not None and isinstance(slots.get(variadic), tuple):
             slots[variadic] = nodes.tuple_(list(slots[variadic]))   # *operands: one sequence slot
@@ -114,6 +111,64 @@ def _call(value):
     if callee.kind == "pop":
         return Operation("pop", value, callee=callee, args=[value.func.value], label=label)
     return Operation("opaque", value, callee=callee, label=label)
+
+
+def _bind(signature, args, keywords):
+    """`signature.bind(*args, **keywords)` with its defaults applied, as a dict (None if the call does
+    not bind). Where each argument goes depends only on how many there are and the keyword names,
+    so that is worked out once per signature and shape of call."""
+    plans = _PLANS.get(id(signature))
+    if plans is None:
+        plans = _PLANS[id(signature)] = (signature, {})    # the signature kept: its id stays its own
+    shape = (len(args), tuple(keywords))
+    if shape not in plans[1]:
+        plans[1][shape] = _plan(signature, *shape)
+    plan = plans[1][shape]
+    if plan is None:
+        return None
+    slots = {}
+    for name, how, where in plan:
+        if how == "positional":
+            slots[name] = args[where]
+        elif how == "keyword":
+            slots[name] = keywords[where]
+        elif how == "*args":
+            slots[name] = tuple(args[k] for k in where)
+        elif how == "**kwargs":
+            slots[name] = {k: keywords[k] for k in where}
+        else:
+            slots[name] = where          # the parameter's default
+    return slots
+
+
+class _Argument:
+    def __init__(self, where):
+        self.where = where
+
+
+def _plan(signature, n_args, keyword_names):
+    """[(parameter, how, where)] binding a call with `n_args` positional arguments and these keywords."""
+    try:
+        bound = signature.bind(*[_Argument(k) for k in range(n_args)],
+                               **{k: _Argument(k) for k in keyword_names})
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    plan = []
+    for name, value in bound.arguments.items():
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            plan.append((name, "*args", [a.where for a in value]))
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            plan.append((name, "**kwargs", list(value)))
+        elif isinstance(value, _Argument):
+            plan.append((name, "positional" if isinstance(value.where, int) else "keyword", value.where))
+        else:
+            plan.append((name, "default", value))
+    return plan
+
+
+_PLANS = {}     # id(signature) -> (signature, {(n_args, keyword names): plan})
 
 
 def slot_names(node):

@@ -1,4 +1,5 @@
-"""`nodes.walk`, `names_read`, `names_stored`, `copy` and `to_ast` agree with gast on real code."""
+"""The fast paths agree with what they replace: `nodes.walk`, `names_read`, `names_stored`, `copy` and
+`to_ast` with gast on real code, `operations._bind` with `inspect.Signature.bind`."""
 import ast
 import importlib
 import inspect
@@ -6,8 +7,8 @@ import inspect
 import gast
 import pytest
 
-from s2s.ast_passes import batching, nodes, normalize, reverse
-from s2s.runtime.primitives import adjoints
+from s2s.ast_passes import batching, nodes, normalize, operations, reverse
+from s2s.runtime.primitives import adjoints, core
 
 MODULES = [nodes, normalize, reverse, batching, adjoints]
 
@@ -73,3 +74,20 @@ def test_to_ast_matches_gast_on_any_syntax(name):
     tree = gast.parse(inspect.getsource(importlib.import_module(name)))    # classes, try, async, lambdas
     assert ast.dump(nodes.to_ast(tree), include_attributes=True) == \
         ast.dump(gast.gast_to_ast(tree), include_attributes=True)
+
+
+def test_bind_matches_signature_bind():
+    signatures = [p.signature for p in core._BY_NAME.values()] + [s for _, s in core._BY_METHOD.values()]
+    for signature in signatures:
+        names = list(signature.parameters)
+        for n_args in range(4):
+            for keywords in ([], names[-1:], names[:1], ["keepdims"], ["nope"]):
+                args = [nodes.name(f"a{k}") for k in range(n_args)]
+                kws = {k: nodes.name(k) for k in keywords}
+                try:
+                    bound = signature.bind(*args, **kws)
+                except TypeError:
+                    assert operations._bind(signature, args, kws) is None
+                    continue
+                bound.apply_defaults()
+                assert operations._bind(signature, args, kws) == dict(bound.arguments)
