@@ -1,4 +1,5 @@
 """Find a function's source and parse it with gast, keeping the user's file and lines."""
+import ast
 import functools
 import linecache
 import os
@@ -41,8 +42,20 @@ class FunctionSource:
 
 @functools.lru_cache(maxsize=256)
 def _parse_file(filename, stamp):
+    """The file's `ast` tree: parsing is fast, converting to gast is not, so only the functions
+    that are transformed are converted (`_converted`)."""
     lines = linecache.getlines(filename)
-    return gast.parse("".join(lines))
+    return ast.parse("".join(lines))
+
+
+_GAST = {}      # id(ast node) -> (ast node, its gast conversion), kept as long as the file's tree
+
+
+def _converted(node):
+    hit = _GAST.get(id(node))
+    if hit is None or hit[0] is not node:
+        hit = _GAST[id(node)] = (node, gast.ast_to_gast(node))
+    return hit[1]
 
 
 def _file_tree(filename):
@@ -78,6 +91,7 @@ def function(fn):
             f"cannot find the source of {fn.__qualname__} in {filename} at line {code.co_firstlineno}"
             " (was the file edited after it was imported?)",
             filename=os.path.basename(filename), lineno=code.co_firstlineno, function=fn.__qualname__)
+    node = _converted(node)
     if isinstance(node, gast.Lambda):
         node = _lambda_to_def(node, code)
     else:
@@ -98,8 +112,8 @@ def _find(tree, code):
     first = code.co_firstlineno
     if code.co_name == "<lambda>":
         return _find_lambda(tree, code)
-    for node in gast.walk(tree):
-        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)) and node.name == code.co_name:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
             starts = [node.lineno] + [d.lineno for d in node.decorator_list]
             if first in starts:
                 return node
@@ -111,8 +125,8 @@ def _find_lambda(tree, code):
     spots = [(line, col) for line, _, col, end_col in code.co_positions()
              if line is not None and col is not None and end_col is not None and end_col > col]
     best = None
-    for node in gast.walk(tree):
-        if not isinstance(node, gast.Lambda) or node.lineno > code.co_firstlineno:
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Lambda) or node.lineno > code.co_firstlineno:
             continue
         if node.end_lineno < code.co_firstlineno:
             continue
