@@ -5,7 +5,7 @@ Passes never print, cache or compile; `s2s.codegen` turns a Program into a modul
 import gast
 
 from ..runtime import primitives
-from . import activity, check, forward, inline, nodes, normalize, parse, resolve, reverse, tidy
+from . import activity, batching, check, forward, inline, nodes, normalize, parse, resolve, reverse, tidy
 
 
 def prepare(source, program):
@@ -162,7 +162,6 @@ class Program:
 
     def _batching(self):
         if getattr(self, "_batching_state", None) is None:
-            from . import batching
             self._batching_state = batching.Batching(self, prepare)
         return self._batching_state
 
