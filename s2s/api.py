@@ -1,6 +1,8 @@
 """The public transformations. Each returns a plain Python function carrying `__s2s__`,
 the record of the generated module it runs, so transformations compose by reading it."""
+import contextlib
 import functools
+import gc
 import inspect
 import threading
 import types
@@ -18,6 +20,20 @@ from .runtime.primitives.adjoints import zeros_like_tree
 _CONF = BeartypeConf(violation_param_type=TypeError, violation_return_type=TypeError)
 checked = beartype(conf=_CONF)
 ArgNums = int | tuple[int, ...]
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """No cyclic garbage collection inside the block: a transformation allocates many short-lived
+    tree nodes, which makes Python run full collections of a heap that Numba and SciPy make large
+    (0.08-0.1 s each); the nodes are freed by reference counting anyway."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Generated:
@@ -52,7 +68,7 @@ class Generated:
         if found is not None:
             self.module, self.source, self.entry, self.meta = found
             return
-        with reads.recording() as read:
+        with reads.recording() as read, paused_gc():
             program = Program()
             entry = self._build(program)
         text = emit.module_source(program.functions, self.title)

@@ -314,10 +314,12 @@ class JitRecord:
         if found is not None:
             lowered, output = found
         else:
-            spec = specializer.Specializer(reserved=params)
-            result = spec.specialize(fn, list(bound) + abstract, params, keywords)
-            title = f"{self.title} for {signature_text(args, self.static_argnums)}"
-            lowered = numba_cpu.render(result, title)
+            from .api import paused_gc
+            with paused_gc():
+                spec = specializer.Specializer(reserved=params)
+                result = spec.specialize(fn, list(bound) + abstract, params, keywords)
+                title = f"{self.title} for {signature_text(args, self.static_argnums)}"
+                lowered = numba_cpu.render(result, title)
             output = result.output
         flatten = leaves_of_args
         if flatten is None and self.static_argnums:
