@@ -64,7 +64,7 @@ class Forward:
         self.active = activity.mark(fn, self.active_params)
         self.needed = _needed(fn)
         self.kinds = _infer_kinds(fn)
-        self.maybe_none = {s.targets[0].id for s in gast.walk(fn)
+        self.maybe_none = {s.targets[0].id for s in nodes.walk(fn, contexts=False)
                            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                            and isinstance(s.value, gast.Constant) and s.value.value is None}
         self.filename = os.path.basename(source.filename)
@@ -415,7 +415,7 @@ def _needed(fn):
     """Names the result depends on through differentiable operations (a backward fixpoint), so
     an opaque call whose value reaches the result is an error instead of a silent zero."""
     needed = nodes.names_read(fn.body[-1].value)
-    flows = [flow for stmt in gast.walk(fn) for flow in activity._flows(stmt)]
+    flows = [flow for stmt in nodes.walk(fn, contexts=False) for flow in activity._flows(stmt)]
     changed = True
     while changed:
         changed = False
@@ -441,7 +441,7 @@ def _unwrap_broadcast(expr):
 
 
 def _rename(expr, old, new):
-    for node in gast.walk(expr):
+    for node in nodes.walk(expr, contexts=False):
         if isinstance(node, gast.Name) and node.id == old:
             node.id = new
 

@@ -116,7 +116,7 @@ class Normalizer:
     def __init__(self, source):
         self.source = source
         fn = source.tree
-        taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)}
+        taken = {n.id for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Name)}
         taken |= set(primitives.TEMPLATE_NAMESPACE)
         self.namer = Namer(taken)
         self.params = {a.id for a in fn.args.args}
@@ -327,7 +327,7 @@ class Normalizer:
 
     def _load(self, target):
         node = nodes.copy(target)
-        for n in gast.walk(node):
+        for n in nodes.walk(node, contexts=False):
             if hasattr(n, "ctx"):
                 n.ctx = gast.Load()
         return node
@@ -565,7 +565,7 @@ def _append_to_fallthrough(block, extra):
 
 
 def _has_break(stmt):
-    return any(isinstance(n, gast.Break) for n in gast.walk(stmt))
+    return any(isinstance(n, gast.Break) for n in nodes.walk(stmt, contexts=False))
 
 
 # -- returns -----------------------------------------------------------------------------
@@ -573,7 +573,8 @@ def _returns_in_loops(stmts, namer, state):
     """`return v` inside a loop -> `result = v; returned = True; break`, checked after it."""
     out = []
     for stmt in stmts:
-        if isinstance(stmt, (gast.For, gast.While)) and any(isinstance(n, gast.Return) for n in gast.walk(stmt)):
+        if isinstance(stmt, (gast.For, gast.While)) and any(isinstance(n, gast.Return)
+                                                             for n in nodes.walk(stmt, contexts=False)):
             if state.get("flag") is None:
                 state["flag"] = namer.fresh("returned")
                 state["value"] = namer.fresh("result")
@@ -611,7 +612,7 @@ def _returns_to_breaks(stmts, state):
 def _single_return(body, namer):
     """Make the function end in exactly one `return`, every path assigning its value."""
     body = lift_jumps(body)
-    returns = [n for n in gast.walk(gast.Module(body=body, type_ignores=[])) if isinstance(n, gast.Return)]
+    returns = [n for n in nodes.walk_body(body, contexts=False) if isinstance(n, gast.Return)]
     if len(returns) == 1 and body and body[-1] is returns[0]:
         return body
     result = namer.fresh("out")

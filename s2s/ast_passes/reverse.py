@@ -62,7 +62,7 @@ class Reverse:
 
     def check_opaque(self, fn):
         """An operation without rules that reads a differentiated value is an error, not a zero."""
-        for stmt in gast.walk(fn):
+        for stmt in nodes.walk(fn, contexts=False):
             value = stmt.value if isinstance(stmt, (gast.Assign, gast.Expr)) else None
             if value is None or isinstance(value, (gast.Compare, gast.BoolOp, gast.Constant)):
                 continue
@@ -172,7 +172,7 @@ class Reverse:
         """Variables defined once per iteration, at the top level of `loop`'s body, and used
         nowhere else: the backward sweep reloads them at the top of each reverse iteration
         (`h = h_tape.pop()`), so the forward sweep saves them after their definition."""
-        if any(isinstance(n, gast.Break) for n in gast.walk(loop)):
+        if any(isinstance(n, gast.Break) for n in nodes.walk(loop, contexts=False)):
             return []
         seen_reads = set(nodes.names_read(loop.test if isinstance(loop, gast.While) else loop.iter))
         seen_reads |= _reads_outside(self.fn, loop)
@@ -294,7 +294,7 @@ class Reverse:
 
     def backward_loop(self, stmt, live):
         is_while = isinstance(stmt, gast.While)
-        has_break = any(isinstance(n, gast.Break) for n in gast.walk(stmt))
+        has_break = any(isinstance(n, gast.Break) for n in nodes.walk(stmt, contexts=False))
         counter = getattr(stmt, "s2s_steps", None)
         if (is_while or has_break) and counter is None:
             counter = self.namer.fresh("steps")
@@ -311,8 +311,9 @@ class Reverse:
             self.backward(stmt.body, trial_live)
             self.armed -= set(guards)
             self.namer.taken, self.bars = snapshot[0], snapshot[1]
-            self.namer.taken |= {s.s2s_steps for s in gast.walk(stmt) if hasattr(s, "s2s_steps")}
-            self.namer.taken |= {s.s2s_counter_tape for s in gast.walk(stmt) if hasattr(s, "s2s_counter_tape")}
+            self.namer.taken |= {s.s2s_steps for s in nodes.walk(stmt, contexts=False) if hasattr(s, "s2s_steps")}
+            self.namer.taken |= {s.s2s_counter_tape for s in nodes.walk(stmt, contexts=False)
+                                 if hasattr(s, "s2s_counter_tape")}
             del self.restores[snapshot[2]:]
             if trial_live <= entry:
                 break
@@ -529,7 +530,7 @@ def _reads_outside(fn, loop):
 
 def _definition_counts(fn):
     counts = {}
-    for node in gast.walk(fn):
+    for node in nodes.walk(fn, contexts=False):
         if isinstance(node, gast.Assign) and not getattr(node, "s2s_counter", False):
             for name in nodes.names_stored(node.targets[0]):
                 counts[name] = counts.get(name, 0) + 1
@@ -546,7 +547,7 @@ def _infer_kinds(fn):
     kinds = {}
     container_use = set()
     lists = set()
-    for node in gast.walk(fn):
+    for node in nodes.walk(fn, contexts=False):
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
             container_use.add(node.value.id)
         if isinstance(node, gast.Assign):
@@ -572,7 +573,7 @@ def _infer_kinds(fn):
                 for arg in node.args:
                     if isinstance(arg, gast.Name):
                         container_use.add(arg.id)
-    for node in gast.walk(fn):
+    for node in nodes.walk(fn, contexts=False):
         if isinstance(node, gast.Name):
             if node.id in lists:
                 kinds[node.id] = LIST
