@@ -176,20 +176,30 @@ def _jacobian(fun, argnums, mode, kind, name=None, fast_inner=None):
         batched = (_BatchedJacfwd(fast_inner or fun, argnums, name, kind) if mode == "fwd"
                    else _BatchedJacrev(fun, argnums, name, kind))
 
-    def call(*args, **kwargs):
+    def check(args):
         for p in positions:
             if p >= len(args):
                 raise TypeError(f"{kind} of {name}: argnums={argnums} but only {len(args)} positional "
                                 "argument(s) were given")
             _check_differentiable(args[p], p, kind)
+
+    def call(*args, **kwargs):
+        check(args)
         if batched is not None and not kwargs and batched.applies(args):
             result = batched(*args)
             if result is not None:
                 return _owned(result)
         return _owned(generated.function(*args, **kwargs))
 
+    def generated_only(*args, **kwargs):
+        check(args)
+        return _owned(generated.function(*args, **kwargs))
+
     call = _wrap(generated, call, name, kind)
     call.__s2s_batched__ = batched
+    # the generated code alone (what jit compiles): jit answers with it while compiling, rather
+    # than also generating the batched version for a few NumPy calls
+    call.__s2s_unbatched__ = generated_only
     return call
 
 

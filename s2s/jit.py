@@ -193,7 +193,7 @@ class JitRecord:
             return self.numpy_call()
         cache = self.cache
         static = self.static_argnums
-        fallback = self.fun
+        fallback = getattr(self.fun, "__s2s_unbatched__", self.fun)
         lookup = self.lookup
         scalars = self.scalar_entries      # type tuple -> compiled entry, for all-scalar arguments
         single = self.single_entries       # the same for one argument, keyed by its type

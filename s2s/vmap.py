@@ -23,6 +23,9 @@ def vmap(fun: Callable, in_axes: object = 0, out_axes: object = 0) -> Callable:
 
     def variant(n_args, axes, kinds):
         key = (n_args, _freeze(axes), kinds)
+        if key not in variants and n_args is not None and default.module is not None \
+                and default.meta == repr(key):
+            variants[key] = default         # what the default variant resolved to (jit builds it first)
         if key not in variants:
             generated = Generated(f"vmap of {name}", lambda program: build(generated, program, n_args, axes, kinds),
                                   key=["vmap", n_args, repr(in_axes), repr(axes), repr(kinds), repr(out_axes)],
@@ -40,6 +43,7 @@ def vmap(fun: Callable, in_axes: object = 0, out_axes: object = 0) -> Callable:
             axes = _per_argument(in_axes, n_args)
             kinds = tuple(None if a is None else "dict" if isinstance(a, dict) else
                           "tree" if isinstance(a, (tuple, list)) else "array" for a in axes)
+            generated.meta = repr((n_args, _freeze(axes), kinds))
         if n_args > free:
             raise TypeError(f"vmap of {name}: {free} positional argument(s) expected, got {n_args}")
         param_axes = [None] * len(bound) + list(axes) + [None] * (free - n_args)
