@@ -298,26 +298,17 @@ def _copy(node):
 def walk(node, contexts=True):
     """Every node inside `node` (itself first), breadth first: `gast.walk` without its overhead.
     With contexts=False, without the Load / Store / Param markers of names."""
-    todo = [node]
-    append = todo.append
-    for node in todo:          # the list grows while we iterate it
-        yield node
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if isinstance(value, AST):
-                if contexts or not isinstance(value, _CONTEXTS):
-                    append(value)
-            elif isinstance(value, list):
-                for v in value:
-                    if isinstance(v, AST):
-                        append(v)
+    return _breadth_first([node], contexts)
 
 
 def walk_body(stmts, contexts=True):
     """`walk` over a list of statements, in the order `walk(Module(body=stmts))` gives without the module."""
-    todo = [s for s in stmts if isinstance(s, AST)]
+    return _breadth_first([s for s in stmts if isinstance(s, AST)], contexts)
+
+
+def _breadth_first(todo, contexts):
     append = todo.append
-    for node in todo:
+    for node in todo:          # the list grows while we iterate it
         yield node
         for field in node._fields:
             value = getattr(node, field, None)
