@@ -240,9 +240,14 @@ class JitRecord:
                 return entry(*args)
         return call
 
-    def bound(self):
+    def record_for(self, args):
+        """The generated record that runs `args` (a vmap has one per argument structure), or None."""
+        pick = getattr(self.fun, "__s2s_variant__", None)
+        return pick(args) if pick is not None else getattr(self.fun, "__s2s__", None)
+
+    def bound(self, record=None):
         """Arguments a transformed function passes in front of the caller's (functools.partial)."""
-        record = getattr(self.fun, "__s2s__", None)
+        record = record if record is not None else getattr(self.fun, "__s2s__", None)
         bound = getattr(record, "bound", None)
         if not bound:
             return (), {}
@@ -306,10 +311,11 @@ class JitRecord:
             compiled = cuda.specialize(self, args)
             self.latest = compiled
             return compiled.call
-        fn = self.numpy_function
+        record = self.record_for(args)
+        fn = record.function if hasattr(self.fun, "__s2s_variant__") else self.numpy_function
         abstract, leaves_of_args, params = abstract_arguments(fn, args, self.static_argnums)
-        bound, keywords = self.bound()
-        cache_key = self.cache_key(key, bound, keywords)
+        bound, keywords = self.bound(record)
+        cache_key = self.cache_key(key, fn, bound, keywords)
         found = program_cache.lookup_payload(cache_key, fn) if cache_key is not None else None
         if found is not None:
             lowered, output = found
@@ -338,15 +344,15 @@ class JitRecord:
         self.latest = compiled
         return compiled
 
-    def cache_key(self, key, bound, keywords):
-        """The program-cache key of this specialization: only for code s2s generated (whose module
+    def cache_key(self, key, fn, bound, keywords):
+        """The program-cache key of specializing `fn`: only for code s2s generated (whose module
         holds everything it reads) called with literal static arguments; else None."""
-        if bound or keywords or not program_cache.generated(self.numpy_function):
+        if bound or keywords or not program_cache.generated(fn):
             return None
         statics = [part[2] for part in key if isinstance(part, tuple) and part[:1] == ("static",)]
         if any(program_cache.literal(v) is None for v in statics):
             return None
-        return program_cache.key_of(["jit", self.backend, repr(key)], self.numpy_function)
+        return program_cache.key_of(["jit", self.backend, repr(key)], fn)
 
     # -- backend 'numpy' ------------------------------------------------------------------------------
     def numpy_module(self):

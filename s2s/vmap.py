@@ -54,22 +54,28 @@ def vmap(fun: Callable, in_axes: object = 0, out_axes: object = 0) -> Callable:
 
     default = variant(None, None, None)
 
-    def call(*args, **kwargs):
-        if kwargs:
-            raise TypeError(f"vmap of {name}: pass the mapped arguments positionally "
-                            f"(got keyword arguments {', '.join(sorted(kwargs))})")
+    def variant_for(args):
+        """The generated variant that runs these arguments (jit specializes it)."""
         axes = _per_argument(in_axes, len(args))
         _check_sizes(args, axes, fun)
         kinds = tuple(None if a is None else "dict" if isinstance(x, dict) else
                       "tree" if isinstance(x, (tuple, list)) or isinstance(a, (tuple, list, dict)) else "array"
                       for x, a in zip(args, axes))
-        generated = variant(len(args), axes, kinds)
+        return variant(len(args), axes, kinds)
+
+    def call(*args, **kwargs):
+        if kwargs:
+            raise TypeError(f"vmap of {name}: pass the mapped arguments positionally "
+                            f"(got keyword arguments {', '.join(sorted(kwargs))})")
+        generated = variant_for(args)
         fn = generated.function
         bound, bound_kwargs = generated.bound
         result = fn(*bound, *args, **bound_kwargs)
         return _owned(result)
 
-    return _wrap(default, call, name, "vmap")
+    call = _wrap(default, call, name, "vmap")
+    call.__s2s_variant__ = variant_for
+    return call
 
 
 def _check_axes_type(axes, what):

@@ -166,6 +166,17 @@ def test_static_arguments():
     assert len(jitted.__s2s__.cache) == 2
 
 
+def test_vmap_compiles_the_variant_its_arguments_need():
+    def affine(p, x):
+        return p[0] * x + p[1]
+
+    # in_axes=0 on a tuple argument: the call needs the "tree" variant, not the default one
+    batched = s2s.vmap(affine, in_axes=(0, 0))
+    p, x = (np.arange(3.0), np.ones(3)), np.array([1.0, 2.0, 3.0])
+    _, actual = compiled(batched, p, x)
+    assert_tree_close(actual, np.array([1.0, 3.0, 7.0]))
+
+
 def test_gradient_of_a_partial_function():
     def scaled(a, x):
         return a * np.sum(np.tanh(x) ** 2)
