@@ -1979,13 +1979,10 @@ class Specializer:
     def ew_types(self, name, fn, args):
         """(result dtype, result Python type, dtype to compute in) of an elementwise operation, from
         NumPy applied to one-element values of the operands' types (remembered per operand types)."""
-        key = (name, fn, tuple(_unit_key(a) for a in args))
-        try:
-            hit = _EW_TYPES.get(key)
-        except TypeError:               # an unhashable function
-            key, hit = None, None
-        if hit is not None:
-            return hit
+        return _remembered(_EW_TYPES, (name, fn, tuple(_unit_key(a) for a in args)),
+                           lambda: self._ew_types(name, fn, args))
+
+    def _ew_types(self, name, fn, args):
         units = [self.unit(a) for a in args]
         try:
             r = fn(*units)
@@ -2000,10 +1997,7 @@ class Specializer:
                 compute = np.result_type(*units)
             except TypeError:
                 compute = np.result_type(r)
-        hit = (np.result_type(r), type(r), compute)
-        if key is not None:
-            _EW_TYPES[key] = hit
-        return hit
+        return np.result_type(r), type(r), compute
 
     def as_dyn(self, v):
         """A Dyn for a value that may be a static array (bound as a module constant) or number."""
@@ -2213,15 +2207,24 @@ _EW_TYPES = {}
 _REDUCE_TYPES = {}
 
 
+def _remembered(table, key, compute):
+    """compute(), remembered in `table` under `key` (computed every time for an unhashable key)."""
+    try:
+        hit = table.get(key)
+    except TypeError:
+        return compute()
+    if hit is None:
+        hit = table[key] = compute()
+    return hit
+
+
 def _reduce_types(kind, ndim, dtype, axis, keepdims):
     """(dtype, Python type of a scalar result) of a NumPy reduction, from a one-element array."""
-    key = (kind, ndim, dtype, axis, keepdims)
-    try:
-        hit = _REDUCE_TYPES.get(key)
-    except TypeError:                   # an unhashable axis
-        key, hit = None, None
-    if hit is not None:
-        return hit
+    return _remembered(_REDUCE_TYPES, (kind, ndim, dtype, axis, keepdims),
+                       lambda: _reduction_types(kind, ndim, dtype, axis, keepdims))
+
+
+def _reduction_types(kind, ndim, dtype, axis, keepdims):
     with np.errstate(all="ignore"):
         small = np.ones((1,) * ndim, dtype)
         fn = getattr(np, kind)
@@ -2229,10 +2232,7 @@ def _reduce_types(kind, ndim, dtype, axis, keepdims):
             r = fn(small, axis=axis)
         else:
             r = fn(small, axis=axis, keepdims=keepdims)
-    hit = (np.result_type(r), type(np.asarray(r)[()]) if not isinstance(r, np.generic) else type(r))
-    if key is not None:
-        _REDUCE_TYPES[key] = hit
-    return hit
+    return np.result_type(r), type(np.asarray(r)[()]) if not isinstance(r, np.generic) else type(r)
 
 
 def _unit_key(value):
