@@ -15,6 +15,7 @@ import types
 
 import numpy as np
 
+from .ast_passes.nodes import unique_name
 from .codegen import numba_cpu, program_cache, specialize as specializer
 from .errors import TransformError
 from .runtime.pytree import tree_flatten, tree_unflatten
@@ -312,7 +313,7 @@ class JitRecord:
             self.latest = compiled
             return compiled.call
         record = self.record_for(args)
-        fn = record.function if hasattr(self.fun, "__s2s_variant__") else self.numpy_function
+        fn = record.function if record is not None else self.numpy_function
         abstract, leaves_of_args, params = abstract_arguments(fn, args, self.static_argnums)
         bound, keywords = self.bound(record)
         cache_key = self.cache_key(key, fn, bound, keywords)
@@ -450,7 +451,7 @@ def abstract_arguments(fn, args, static_argnums):
             simple = False
             continue
         if _is_dynamic_leaf(a):
-            name = _unique(base, taken)
+            name = unique_name(base, taken)
             abstract.append(Dyn(name, ty_of(np.asarray(a) if isinstance(a, np.ndarray) else a)))
             params.append(name)
             continue
@@ -460,7 +461,7 @@ def abstract_arguments(fn, args, static_argnums):
         out = []
         for leaf, path in zip(leaves, paths):
             if _is_dynamic_leaf(leaf):
-                name = _unique(f"{base}_{path}" if path else base, taken)
+                name = unique_name(f"{base}_{path}" if path else base, taken)
                 out.append(Dyn(name, ty_of(leaf)))
                 params.append(name)
             else:
@@ -482,15 +483,6 @@ def abstract_arguments(fn, args, static_argnums):
         return flat
 
     return abstract, flatten, params
-
-
-def _unique(base, taken):
-    name, k = base, 0
-    while name in taken:
-        k += 1
-        name = f"{base}_{k}"
-    taken.add(name)
-    return name
 
 
 def _leaf_paths(tree, prefix=""):

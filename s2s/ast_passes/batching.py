@@ -194,7 +194,7 @@ class Analysis:
     # kinds -----------------------------------------------------------------------------------
     def _infer_kinds(self):
         assigned = {}
-        for stmt in _walk(self.body):
+        for stmt in nodes.statements(self.body):
             if isinstance(stmt, gast.Assign):
                 target = stmt.targets[0]
                 if isinstance(target, gast.Name):
@@ -250,7 +250,7 @@ class Analysis:
         bounds it: `lower` (the rank is at least) and `upper` (at most); a symbol per parameter and
         per value of unknown rank. Alignment is skipped when upper(other) <= lower(operand)."""
         defs = {}
-        for stmt in _walk(self.body):
+        for stmt in nodes.statements(self.body):
             if isinstance(stmt, gast.Assign):
                 for name in nodes.names_stored(stmt.targets[0]):
                     defs.setdefault(name, []).append(stmt.value if isinstance(stmt.targets[0], gast.Name) else None)
@@ -370,16 +370,6 @@ def _list_method(value):
         if callee is not None and callee.kind in ("append", "pop") and isinstance(value.func.value, gast.Name):
             return callee.kind
     return None
-
-
-def _walk(stmts):
-    for stmt in stmts:
-        yield stmt
-        if isinstance(stmt, gast.If):
-            yield from _walk(stmt.body)
-            yield from _walk(stmt.orelse)
-        elif isinstance(stmt, (gast.For, gast.While)):
-            yield from _walk(stmt.body)
 
 
 # -- the call a batching rule sees -----------------------------------------------------------------
@@ -861,7 +851,7 @@ class Lowering:
     def check_effects(self, block):
         """Fallback for effects that would run for examples that do not take this branch."""
         counts = _name_counts(block)
-        for stmt in _walk(block):
+        for stmt in nodes.statements(block):
             value = stmt.value if isinstance(stmt, (gast.Expr, gast.Assign)) else None
             if value is not None and _list_method(value):
                 lst = value.func.value.id
@@ -884,7 +874,7 @@ class Lowering:
         for label, block in (("then", stmt.body), ("else", stmt.orelse)):
             self.check_effects(block)
             assigned = set()
-            for s in _walk(block):
+            for s in nodes.statements(block):
                 if isinstance(s, gast.Assign):
                     assigned |= nodes.names_stored(s.targets[0])
                 elif isinstance(s, gast.For):
@@ -1759,29 +1749,27 @@ class Entry:
 def _freeze(axes):
     if isinstance(axes, list):
         return tuple(_freeze(a) for a in axes)
-    if isinstance(axes, dict):
-        return axes
     return axes
 
 
-def _all_none(axes):
-    if axes is None:
-        return True
+def _axis_leaves(axes):
+    """The ints and Nones of an out_axes tree."""
     if isinstance(axes, (tuple, list)):
-        return all(_all_none(a) for a in axes)
-    if isinstance(axes, dict):
-        return all(_all_none(a) for a in axes.values())
-    return False
+        for a in axes:
+            yield from _axis_leaves(a)
+    elif isinstance(axes, dict):
+        for a in axes.values():
+            yield from _axis_leaves(a)
+    else:
+        yield axes
+
+
+def _all_none(axes):
+    return all(a is None for a in _axis_leaves(axes))
 
 
 def _has_none(axes):
-    if axes is None:
-        return True
-    if isinstance(axes, (tuple, list)):
-        return any(_has_none(a) for a in axes)
-    if isinstance(axes, dict):
-        return any(_has_none(a) for a in axes.values())
-    return False
+    return any(a is None for a in _axis_leaves(axes))
 
 
 def _where(source, fn):

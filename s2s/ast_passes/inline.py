@@ -49,11 +49,7 @@ def transformation_calls(source):
         {n.id for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Name)}
 
     def bind(value, preferred):
-        name, k = preferred, 0
-        while name in taken:
-            k += 1
-            name = f"{preferred}_{k}"
-        taken.add(name)
+        name = nodes.unique_name(preferred, taken)
         scope[name] = value
         return nodes.name(name)
 

@@ -295,6 +295,27 @@ def _copy(node):
     return new
 
 
+def statements(stmts):
+    """Every statement in `stmts` and in the bodies of the ifs and loops among them, in order."""
+    for stmt in stmts:
+        yield stmt
+        if isinstance(stmt, gast.If):
+            yield from statements(stmt.body)
+            yield from statements(stmt.orelse)
+        elif isinstance(stmt, (gast.For, gast.While)):
+            yield from statements(stmt.body)
+
+
+def unique_name(base, taken):
+    """`base`, or `base_1`, `base_2`, ... : the first not in `taken` (which it is added to)."""
+    name, k = base, 0
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name
+
+
 def walk(node, contexts=True):
     """Every node inside `node` (itself first), breadth first: `gast.walk` without its overhead.
     With contexts=False, without the Load / Store / Param markers of names."""

@@ -617,7 +617,7 @@ def _assignment_sites(fn):
 def place_saves(parts, reverse, fn):
     """Turn Restore placeholders into saves (forward) and restores (backward) where needed."""
     reads = set()
-    for stmt in _walk_stmts(parts.backward):
+    for stmt in nodes.statements(parts.backward):
         if isinstance(stmt, Restore):
             continue
         reads |= nodes.names_read(stmt)
@@ -657,16 +657,6 @@ def place_saves(parts, reverse, fn):
     parts.preamble = preamble + parts.preamble
     parts.forward = _insert_before(parts.forward, before, after)
     parts.backward = _replace_markers(parts.backward, replace)
-
-
-def _walk_stmts(stmts):
-    for stmt in stmts:
-        yield stmt
-        if isinstance(stmt, gast.If):
-            yield from _walk_stmts(stmt.body)
-            yield from _walk_stmts(stmt.orelse)
-        elif isinstance(stmt, (gast.For, gast.While)):
-            yield from _walk_stmts(stmt.body)
 
 
 def _insert_before(stmts, before, after):
@@ -748,7 +738,7 @@ def backward_from(parts, seeds):
             live.add(name)
     backward = seed_stmts + rev.backward(parts.forward, live)
     parts.backward = backward
-    counter_tapes = sorted({s.s2s_counter_tape for s in _walk_stmts(parts.forward)
+    counter_tapes = sorted({s.s2s_counter_tape for s in nodes.statements(parts.forward)
                             if getattr(s, "s2s_counter_tape", False)})
     parts.forward = _add_counters(parts.forward)
     parts.preamble = [nodes.assign(t, nodes.list_([])) for t in counter_tapes]

@@ -107,7 +107,7 @@ def _self_only(stmts, keep, effects):
     """Names whose every read is in a statement that assigns them (e.g. unused counters)."""
     readers = {}
     assigned = set()
-    for stmt in _walk(stmts):
+    for stmt in nodes.statements(stmts):
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             header = stmt.test if not isinstance(stmt, gast.For) else stmt.iter
             for n in nodes.names_read(header):
@@ -121,16 +121,6 @@ def _self_only(stmts, keep, effects):
         if isinstance(stmt, gast.Assign):
             assigned |= defined
     return {n for n in assigned if n not in keep and readers.get(n, set()) <= {"self"}}
-
-
-def _walk(stmts):
-    for stmt in stmts:
-        yield stmt
-        if isinstance(stmt, gast.If):
-            yield from _walk(stmt.body)
-            yield from _walk(stmt.orelse)
-        elif isinstance(stmt, (gast.For, gast.While)):
-            yield from _walk(stmt.body)
 
 
 def _drop_assignments(stmts, dead):
