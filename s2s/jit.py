@@ -15,6 +15,7 @@ import types
 
 import numpy as np
 
+from .api import paused_gc
 from .ast_passes.nodes import unique_name
 from .codegen import numba_cpu, program_cache, specialize as specializer
 from .errors import TransformError
@@ -246,9 +247,9 @@ class JitRecord:
         pick = getattr(self.fun, "__s2s_variant__", None)
         return pick(args) if pick is not None else getattr(self.fun, "__s2s__", None)
 
-    def bound(self, record=None):
-        """Arguments a transformed function passes in front of the caller's (functools.partial)."""
-        record = record if record is not None else getattr(self.fun, "__s2s__", None)
+    @staticmethod
+    def bound(record):
+        """Arguments the generated function of `record` takes in front of the caller's (partial)."""
         bound = getattr(record, "bound", None)
         if not bound:
             return (), {}
@@ -321,7 +322,6 @@ class JitRecord:
         if found is not None:
             lowered, output = found
         else:
-            from .api import paused_gc
             with paused_gc():
                 spec = specializer.Specializer(reserved=params)
                 result = spec.specialize(fn, list(bound) + abstract, params, keywords)
