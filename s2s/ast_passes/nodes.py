@@ -1,5 +1,6 @@
 """The one place that builds gast nodes (gast changes node signatures between versions)."""
 import ast
+import math
 import sys
 
 import gast
@@ -131,21 +132,38 @@ _PARSED_STATEMENTS = {}
 
 
 def to_source(node):
-    """Python source of a gast node."""
+    """Python source of a gast node; parsing it gives the same tree back (`to_ast(node)`)."""
+    tree = to_ast(node)
     if not _FAST_TO_AST:
-        tree = gast.gast_to_ast(node)
         ast.fix_missing_locations(tree)
-        return ast.unparse(tree)
-    return ast.unparse(_to_ast(node))
+    return ast.unparse(tree)
 
 
 def to_ast(node):
     """The `ast` tree of a gast node: the tree `gast.gast_to_ast` builds, without its visitor,
     except that statements that may print a type comment always have a `lineno` (None if the
-    gast node has none), which is all `ast.unparse` reads of locations."""
+    gast node has none), which is all `ast.unparse` reads of locations, and that a negative
+    number is `-(number)`, as the parser reads it (`ast.unparse` prints `Constant(-1.5) ** 2`
+    as `-1.5 ** 2`, which is `-(1.5 ** 2)`)."""
     if not _FAST_TO_AST:
-        return gast.gast_to_ast(node)
+        return _SignedConstants().visit(gast.gast_to_ast(node))
     return _to_ast(node)
+
+
+def _negative(value):
+    return type(value) in (int, float) and (value < 0 or (value == 0 and math.copysign(1.0, value) < 0))
+
+
+def _signed_constant(new):
+    """`Constant(-x)` as the parser builds it: `UnaryOp(USub, Constant(x))`."""
+    if _negative(new.value):
+        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-new.value, kind=None))
+    return new
+
+
+class _SignedConstants(ast.NodeTransformer):
+    def visit_Constant(self, node):
+        return _signed_constant(node)
 
 
 def _to_ast(node):
@@ -173,6 +191,9 @@ def _converter(kind):
     fields = _KEPT_FIELDS.get(name)
     if name == "arguments":
         return _arguments
+    if name == "Constant":
+        plain = _converter_of(target, kind._fields, kind._attributes, False)
+        return lambda node: _signed_constant(plain(node))
     if name == "ExceptHandler":
         plain = _converter_of(target, kind._fields, kind._attributes, False)
         located = _located(target, kind)

@@ -1,5 +1,7 @@
 """Python source text of generated functions (comments restored, one blank-line style)."""
 import ast
+import math
+import os
 import re
 
 from ..ast_passes import nodes
@@ -9,6 +11,8 @@ _COMMENT = re.compile(r"^(\s*)(\"\"\"|'''|['\"])" + re.escape(nodes.COMMENT_MARK
 
 def function_source(fn, doc=None):
     text = nodes.to_source(fn)
+    if CHECK_ROUND_TRIP:
+        check_round_trip(fn, text)
     lines = []
     for line in text.splitlines():
         match = _COMMENT.match(line)
@@ -28,3 +32,26 @@ def module_source(functions, title):
     for fn, doc in functions:
         parts.append(function_source(fn, doc))
     return "\n\n\n".join(parts) + "\n"
+
+
+# With S2S_CHECK_ROUND_TRIP=1 (the test suite sets it) every emitted function is parsed back.
+CHECK_ROUND_TRIP = os.environ.get("S2S_CHECK_ROUND_TRIP", "") not in ("", "0")
+
+
+def check_round_trip(fn, text):
+    """AssertionError unless parsing `text` gives back the tree it was printed from."""
+    printed = ast.dump(_NanAsPrinted().visit(nodes.to_ast(fn)))
+    parsed = ast.dump(ast.parse(text).body[0])
+    if printed != parsed:
+        raise AssertionError(f"emitted text does not parse back to its tree:\n{text}\n"
+                             f"tree:   {printed}\nparsed: {parsed}")
+
+
+class _NanAsPrinted(ast.NodeTransformer):
+    """`ast.unparse` prints a NaN constant as `(1e309 - 1e309)`, which parses as that subtraction."""
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, float) and math.isnan(node.value):
+            inf = ast.Constant(value=math.inf, kind=None)
+            return ast.BinOp(left=inf, op=ast.Sub(), right=ast.Constant(value=math.inf, kind=None))
+        return node
