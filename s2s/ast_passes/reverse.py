@@ -542,14 +542,22 @@ def _has_code(block):
 
 
 def _infer_kinds(fn):
-    """ARRAY for variables only ever used as arrays; TREE if used as a container; LIST for
-    lists built with append."""
+    """ARRAY for variables only ever used as arrays; TREE if they may hold a container (used as
+    one, passed to a user function that may use it as one, or copied to or from such a name),
+    so their cotangents are added leaf by leaf; LIST for lists built with append."""
     kinds = {}
     container_use = set()
     lists = set()
+    arithmetic = set()      # operands of arithmetic: arrays or numbers, whatever else they are used for
+    passed = set()          # arguments of user functions
+    copies = []
     for node in nodes.walk(fn, contexts=False):
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
             container_use.add(node.value.id)
+        if isinstance(node, (gast.BinOp, gast.UnaryOp)):
+            for operand in (node.left, node.right) if isinstance(node, gast.BinOp) else (node.operand,):
+                if isinstance(operand, gast.Name):
+                    arithmetic.add(operand.id)
         if isinstance(node, gast.Assign):
             target = node.targets[0]
             if isinstance(target, gast.Tuple) and isinstance(node.value, gast.Name):
@@ -559,9 +567,14 @@ def _infer_kinds(fn):
                 op = operations.operation(value)
                 if isinstance(value, gast.List) and not value.elts:
                     lists.add(target.id)
+                elif op.kind == "copy":
+                    copies.append((target.id, value.id))
                 elif op.kind in ("container", "user", "pop", "opaque") or (
                         op.kind == "primitive" and op.primitive.result != "array"):
                     container_use.add(target.id)
+                if op.kind == "user":
+                    passed |= {a.id for a in op.args if isinstance(a, gast.Name)}
+                    passed |= {a.id for a in op.keywords.values() if isinstance(a, gast.Name)}
             else:
                 for elt in target.elts:
                     container_use.add(elt.id)
@@ -573,6 +586,14 @@ def _infer_kinds(fn):
                 for arg in node.args:
                     if isinstance(arg, gast.Name):
                         container_use.add(arg.id)
+    container_use |= passed - arithmetic
+    changed = True
+    while changed:       # a copy shares its cotangent with its source
+        changed = False
+        for target, source in copies:
+            if (target in container_use) != (source in container_use):
+                container_use |= {target, source}
+                changed = True
     for node in nodes.walk(fn, contexts=False):
         if isinstance(node, gast.Name):
             if node.id in lists:

@@ -8,7 +8,9 @@ A rule is a short Python expression template over named slots:
 
 `vjp` maps each differentiable argument to the expression of its cotangent contribution;
 `jvp` maps each differentiable argument to its (linear) contribution to `out_dot`.
-Arguments absent from `vjp` are not differentiable (shapes, axes, indices).
+Arguments absent from `vjp` are not differentiable (shapes, axes, indices). A primitive registered
+with `differentiable=False` has a zero derivative (comparisons, `np.floor`, `len`); one registered
+without rules otherwise is an error wherever a derivative would flow through it.
 Templates are parsed once, at registration, so a typo fails on import.
 """
 import ast
@@ -32,7 +34,8 @@ class Primitive:
         self.impl = impl
         self.signature_text = signature
         self.signature = _parse_signature(signature)
-        self.differentiable = differentiable and bool(vjp)
+        self.differentiable = differentiable and bool(vjp)   # has derivative rules
+        self.constant = not differentiable    # derivative zero (piecewise constant, integer or boolean)
         self.vjp = {slot: _parse_template(text, name) for slot, text in (vjp or {}).items()}
         self.jvp = {slot: _parse_template(text, name) for slot, text in (jvp or {}).items()}
         self.vjp_text = dict(vjp or {})
