@@ -85,6 +85,12 @@ def check_rules(source, fn_tree, active):
         if isinstance(value, _NO_DERIVATIVE) or not nodes.names_read(value) & active:
             continue
         op = operations.operation(value)
+        if op.kind == "primitive" and op.primitive.differentiable:
+            for slot, bound in op.slots.items():      # `**kwargs` no rule reads: dict(m, a=x)
+                if slot not in op.primitive.vjp and isinstance(bound, dict) and \
+                        any(nodes.names_read(v) & active for v in bound.values()):
+                    raise source.error(f"s2s has no derivative rule for keyword arguments of `{op.label}`", stmt,
+                                       suggestion="Pass the differentiated values as positional arguments.")
         if not without_rule(op):
             continue
         if isinstance(value, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):

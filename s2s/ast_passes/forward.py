@@ -62,7 +62,8 @@ class Forward:
         self.params = [a.id for a in fn.args.args]
         self.active_params = [p for p in self.params if p in active_params]
         self.active = activity.mark(fn, self.active_params)
-        self.needed = _needed(fn)
+        self.needed = activity.needed(fn)
+        activity.check_rules(source, fn, self.active)   # the same refusals as reverse mode
         self.kinds = _infer_kinds(fn)
         self.maybe_none = {s.targets[0].id for s in nodes.walk(fn, contexts=False)
                            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
@@ -247,6 +248,9 @@ class Forward:
             for elt in bound.elts:
                 if isinstance(elt, gast.Starred):
                     raise self.error("`*` inside a differentiated call is not supported", stmt)
+                if isinstance(elt, (gast.Tuple, gast.List, gast.Dict)):   # tuple([a, b])
+                    elts.append(self.container(elt, state) or nodes.const(None))
+                    continue
                 carries = isinstance(elt, gast.Name) and elt.id in state.has
                 elts.append(nodes.name(self.dot(elt.id)) if carries else nodes.const(None))
             mapping[f"{slot}_dot"] = nodes.tuple_(elts)
@@ -409,21 +413,6 @@ class Forward:
             out_dot = self.tangent_of(out, state)
         return ForwardParts(params=list(self.params), body=body, out=out, out_dot=out_dot,
                             dots={p: self.dot(p) for p in self.active_params})
-
-
-def _needed(fn):
-    """Names the result depends on through differentiable operations (a backward fixpoint), so
-    an opaque call whose value reaches the result is an error instead of a silent zero."""
-    needed = nodes.names_read(fn.body[-1].value)
-    flows = [flow for stmt in nodes.walk(fn, contexts=False) for flow in activity._flows(stmt)]
-    changed = True
-    while changed:
-        changed = False
-        for target, sources in flows:
-            if target in needed and not sources <= needed:
-                needed |= sources
-                changed = True
-    return needed
 
 
 def _fills_result(op, active_slots):

@@ -244,11 +244,22 @@ class _Substitute(gast.NodeTransformer):
             value = self.slots[node.id]
             if isinstance(value, gast.AST):
                 return index_as_value(nodes.copy(value))
+            if isinstance(value, dict):      # a `**kwargs` slot: the keywords as a dict display
+                return gast.Dict(keys=[nodes.const(k) for k in value],
+                                 values=[index_as_value(nodes.copy(v)) for v in value.values()])
             return _constant(value)
         return node
 
 
 class _Fold(gast.NodeTransformer):
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        index = node.slice
+        if isinstance(node.value, gast.Tuple) and isinstance(index, gast.Constant) and type(index.value) is int \
+                and -len(node.value.elts) <= index.value < len(node.value.elts) and isinstance(node.ctx, gast.Load):
+            return node.value.elts[index.value]       # (x_dot, None)[0] -> x_dot
+        return node
+
     def visit_BinOp(self, node):
         self.generic_visit(node)
         left, right = node.left, node.right

@@ -5,7 +5,7 @@ Passes never print, cache or compile; `s2s.codegen` turns a Program into a modul
 import gast
 
 from ..runtime import primitives
-from . import activity, batching, check, forward, inline, nodes, normalize, parse, resolve, reverse, tidy
+from . import activity, batching, check, desugar, forward, inline, nodes, normalize, parse, resolve, reverse, tidy
 
 
 def prepare(source, program):
@@ -16,6 +16,7 @@ def prepare(source, program):
     source = inline.transformation_calls(source)               # s2s.jvp(g, ...) -> the jvp_g it generates
     check.supported(source)                                    # TransformError at the user's line
     resolve.names(source, program.binder, program.function_source)   # globals, closures, callees
+    desugar.plainer_spellings(source.tree)                     # dict(a=x) -> {'a': x}, np.r_[...]
     fn = normalize.one_op_per_line(source, taken=program.binder.values)   # A-normal form; user names kept
     program.local_names |= fn.s2s_namer.taken
     return source, fn
@@ -181,6 +182,7 @@ class Program:
         params = [a.id for a in fn.args.args]
         if len(mask) != len(params):
             raise source.error(f"{source.name} takes {len(params)} argument(s), called with {len(mask)}", fn)
+        activity.check_rules(source, fn, activity.mark(fn, [p for p, m in zip(params, mask) if m]))
         if callee:
             out = fn.body[-1].value
             needed = tuple(m and bool(nodes.names_read(out) & activity.mark(fn, [p])) for p, m in zip(params, mask))

@@ -58,24 +58,7 @@ class Reverse:
         self.restores = []
         self.loop_depth = 0
         self.filename = os.path.basename(source.filename)
-        self.check_opaque(fn)
-
-    def check_opaque(self, fn):
-        """An operation without rules that reads a differentiated value is an error, not a zero."""
-        for stmt in nodes.walk(fn, contexts=False):
-            value = stmt.value if isinstance(stmt, (gast.Assign, gast.Expr)) else None
-            if value is None or isinstance(value, (gast.Compare, gast.BoolOp, gast.Constant)):
-                continue
-            if not nodes.names_read(value) & self.active:
-                continue
-            if isinstance(value, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
-                raise self.error("a comprehension over differentiated values is not supported", stmt,
-                                 suggestion="Write it as a for loop that appends to a list.")
-            op = operations.operation(value)
-            callee = getattr(value, "s2s", None)
-            if op.kind == "opaque" and isinstance(value, gast.Call) and \
-                    getattr(callee, "kind", None) not in ("append", "pop"):
-                self.check_no_active(op, stmt)
+        activity.check_rules(source, fn, self.active)   # an error, never a zero
 
     # -- names ----------------------------------------------------------------------------
     def bar(self, name):
@@ -435,6 +418,8 @@ class Reverse:
                         raise self.error("`*` inside a differentiated call is not supported", stmt)
                     if isinstance(elt, gast.Name) and elt.id in self.active:
                         block += self.accumulate(elt.id, nodes.subscript(nodes.name(parts), nodes.const(k)), live)
+                    elif isinstance(elt, (gast.Tuple, gast.List, gast.Dict)):     # tuple([a, b])
+                        block += self.adjoint_container(elt, nodes.subscript(nodes.name(parts), nodes.const(k)), live)
         return block
 
     def instantiate(self, template, op, out_node, bar_node):

@@ -43,3 +43,79 @@ def test_dict_cotangent_shared_by_two_calls_adds_leaf_by_leaf():
     g = s2s.grad(loss)({"w": w, "b": b})
     np.testing.assert_allclose(g["w"], 2.0 * w + np.array([3.0, 0.0]))
     np.testing.assert_allclose(g["b"], w[0] * np.ones(3))
+
+
+# -- builtins that rebuild containers carry derivatives -----------------------------------------
+@pytest.mark.parametrize("f, x, expected", [
+    (lambda x: tuple([x * 3.0])[0], 2.0, 3.0),
+    (lambda x: list((x * 3.0, x))[0], 2.0, 3.0),
+    (lambda x: sorted([x * 3.0, x * x])[0], 2.0, 4.0),          # [6, 4] sorted: x * x comes first
+    (lambda x: list(reversed([x * 3.0, x * x]))[0], 2.0, 4.0),
+    (lambda x: dict(zip(["a", "b"], [x, x * x]))["b"], 2.0, 4.0),
+    (lambda x: np.sum(np.linspace(0.0, x, 4)), 1.0, 2.0),
+    (lambda x: np.sum(np.full(3, x)), 1.0, 3.0),
+    (lambda x: np.sum(np.full_like(np.ones(3), x)), 1.0, 3.0),
+    (lambda x: np.sum(np.arange(3) * x + np.arange(x, x + 3.0)), 1.0, 6.0),
+], ids=["tuple", "list", "sorted", "reversed", "dict-zip", "linspace", "full", "full_like", "arange"])
+def test_builtins_carry_derivatives_in_both_modes(f, x, expected):
+    np.testing.assert_allclose(s2s.grad(f)(x), expected)
+    np.testing.assert_allclose(s2s.jvp(f, (x,), (1.0,))[1], expected)
+
+
+def test_dict_of_keywords_carries_derivatives():
+    def g(a, b):
+        d = dict(a=a, b=b)
+        return d['a'] * d['b']
+    np.testing.assert_allclose(s2s.grad(g)(2.0, 3.0), 3.0)
+    np.testing.assert_allclose(s2s.jvp(g, (2.0, 3.0), (1.0, 0.0))[1], 3.0)
+
+
+def test_dict_methods_carry_derivatives():
+    def g(a, b):
+        d = {"a": a, "b": b}
+        s = 0.0
+        for v in d.values():
+            s = s + v * v
+        for k, v in list(d.items()):
+            s = s + v
+        return s + d.get("a") + d.get("c", 0.0) + d.get("c", b)
+    np.testing.assert_allclose(s2s.grad(g, argnums=(0, 1))(2.0, 3.0), (2 * 2.0 + 1 + 1, 2 * 3.0 + 1 + 1))
+
+
+@pytest.mark.parametrize("which", ["r_", "c_"])
+def test_index_tricks_concatenate_with_derivatives(which):
+    def f(x):
+        if which == "r_":
+            return np.sum(np.r_[x, x ** 2] ** 2)
+        return np.sum(np.c_[x, x ** 2] ** 2)
+    x = np.array([1.0, 2.0])
+    expected = numerical_grad(f, (x,))
+    np.testing.assert_allclose(s2s.grad(f)(x), expected, rtol=1e-6)
+    np.testing.assert_allclose(s2s.jvp(f, (x,), (np.ones(2),))[1], np.sum(expected), rtol=1e-6)
+    batch = np.stack([x, 2 * x])
+    np.testing.assert_allclose(s2s.vmap(f)(batch), [f(x), f(2 * x)])
+
+
+def test_forward_mode_raises_where_reverse_mode_raises_or_is_right():
+    def sym(A):
+        return np.tril(A) + np.tril(A, -1).T
+    f = lambda A: np.sum(sym(A) ** 2)
+    _, tangent = s2s.jvp(f, (np.eye(2),), (np.ones((2, 2)),))
+    np.testing.assert_allclose(tangent, 4.0)
+    np.testing.assert_allclose(s2s.grad(f)(np.eye(2)), numerical_grad(f, (np.eye(2),)), atol=1e-7)
+
+
+def test_forward_mode_refuses_an_op_without_rules_inside_a_helper():
+    def helper(x):
+        return np.fft.fft(x).real
+    f = lambda x: np.sum(helper(x) ** 2)
+    with pytest.raises(s2s.TransformError, match="no derivative rule"):
+        s2s.jvp(f, (np.ones(3),), (np.ones(3),))
+    with pytest.raises(s2s.TransformError, match="no derivative rule"):
+        s2s.grad(f)(np.ones(3))
+
+
+def test_vmap_of_full_like_with_a_batched_fill():
+    f = lambda x: np.sum(np.full_like(x, x[0]) * x)
+    batch = np.array([[0.3, -0.7], [1.5, 2.0]])
+    np.testing.assert_allclose(s2s.vmap(f)(batch), [f(b) for b in batch])

@@ -603,3 +603,369 @@ def unit_basis(x):
 def jacobian_from_batched_columns(columns, out, x):
     """Columns stacked on a leading axis, (x.size,) + out.shape, as a Jacobian out.shape + x.shape."""
     return np.reshape(np.moveaxis(columns, 0, -1), np.shape(out) + np.shape(x))
+
+
+# -- builtins that rebuild containers: tuple list sorted reversed zip enumerate dict --------
+def _has_no_derivative(x):
+    """Sequences whose entries never carry a derivative: ranges, strings, the keys of a dict."""
+    return x is None or isinstance(x, (range, str, bytes, dict))
+
+
+def sequence_grad(g, x):
+    """The cotangent `g` of a sequence built from the entries of `x` (a list or tuple of entry
+    cotangents, None for zero), given the form of `x`: a list, a tuple, or an array whose rows
+    were the entries. Missing trailing entries are zeros (zip stops at the shortest input)."""
+    if _has_no_derivative(x):
+        return None
+    items = []
+    if g is not None:
+        for v in g:
+            items.append(v)
+    if isinstance(x, (list, tuple, np.ndarray)):
+        n = len(x)
+        items = items[:n]
+        while len(items) < n:
+            items.append(None)
+    if isinstance(x, np.ndarray):
+        if len(items) == 0:
+            return zeros_like_tree(x)
+        rows = []
+        for k in range(len(items)):
+            rows.append(zeros_like_tree(x[k]) if items[k] is None else items[k])
+        return np.stack(rows)
+    if isinstance(x, tuple):
+        return tuple(items)
+    return items
+
+
+def sequence_zeros(x):
+    """Zero tangents, one per entry of `x` (a sequence that is not an iterator)."""
+    if isinstance(x, (list, tuple, np.ndarray)):
+        out = []
+        for k in range(len(x)):
+            out.append(zeros_like_tree(x[k]))
+        return out
+    if isinstance(x, range):
+        return [0.0] * len(x)
+    raise TypeError("s2s cannot make tangents for the entries of an iterator; pass a list or an array")
+
+
+def zip_grad(g, iterables):
+    """Cotangents of the inputs of `zip(*iterables)` from the cotangent of its pairs."""
+    sized = len(iterables) > 0
+    for it in iterables:
+        sized = sized and isinstance(it, (list, tuple, np.ndarray, range))
+    if g is not None and sized:
+        shortest = len(iterables[0])
+        for it in iterables:
+            shortest = min(shortest, len(it))
+        if len(g) != shortest:
+            raise ValueError("s2s lost track of the entries of a zip (was it made into a dict with repeated "
+                             "keys?); build the dict with a loop instead")
+    out = []
+    for i in range(len(iterables)):
+        column = []
+        if g is not None:
+            for row in g:
+                column.append(None if row is None else row[i])
+        out.append(sequence_grad(column, iterables[i]))
+    return tuple(out)
+
+
+def zip_tangent(tangents, iterables):
+    """The tangent of `zip(*iterables)`: a list of tuples of entry tangents."""
+    columns = []
+    for i in range(len(iterables)):
+        columns.append(sequence_zeros(iterables[i]) if tangents[i] is None else tangents[i])
+    return list(zip(*columns))
+
+
+def enumerate_grad(g, args):
+    """Cotangents of the arguments of `enumerate(iterable, start)` from that of its (index, entry) pairs."""
+    column = []
+    if g is not None:
+        for row in g:
+            column.append(None if row is None else row[1])
+    if len(args) > 1:
+        return (sequence_grad(column, args[0]), zeros_like_tree(args[1]))
+    return (sequence_grad(column, args[0]),)
+
+
+def enumerate_tangent(tangent, iterable):
+    """The tangent of `enumerate(x)`: (0.0, entry tangent) pairs (the index has none)."""
+    if tangent is None:
+        tangent = sequence_zeros(iterable)
+    out = []
+    for t in tangent:
+        out.append((0.0, t))
+    return out
+
+
+def reversed_grad(g, seq):
+    """The cotangent of the input of `reversed(seq)`."""
+    items = []
+    if g is not None:
+        for v in g:
+            items.append(v)
+    return sequence_grad(items[::-1], seq)
+
+
+def sorted_order(iterable, options):
+    """The positions of the entries of `iterable` in `sorted(iterable, **options)` (stable, like sorted)."""
+    if not isinstance(iterable, (list, tuple, np.ndarray)):
+        raise TypeError("s2s differentiates sorted() of a list, tuple or array, not of an iterator")
+    key = options.get("key")
+    items = list(iterable)
+    if key is None:
+        return sorted(range(len(items)), key=items.__getitem__, reverse=bool(options.get("reverse", False)))
+    return sorted(range(len(items)), key=lambda k: key(items[k]), reverse=bool(options.get("reverse", False)))
+
+
+def sorted_grad(g, iterable, options):
+    """The cotangent of the input of `sorted(iterable, **options)`."""
+    order = sorted_order(iterable, options)
+    items = [None] * len(order)
+    if g is not None:
+        for j in range(len(order)):
+            items[order[j]] = g[j]
+    return sequence_grad(items, iterable)
+
+
+def sorted_tangent(tangent, iterable, options):
+    """The tangent of `sorted(iterable, **options)`: the entry tangents in sorted order."""
+    order = sorted_order(iterable, options)
+    out = []
+    for j in range(len(order)):
+        out.append(tangent[order[j]])
+    return out
+
+
+def dict_grad(g, mapping):
+    """The cotangent of the input of `dict(mapping)`: a dict, or a sequence of (key, value) pairs
+    where only the last pair of each key reached the dict."""
+    if isinstance(mapping, dict):
+        out = {}
+        for k in mapping:
+            out[k] = None if g is None else g[k]
+        return out
+    if isinstance(mapping, (list, tuple)):
+        items = [None] * len(mapping)
+        last = {}
+        for j in range(len(mapping)):
+            last[mapping[j][0]] = j
+        for j in range(len(mapping)):
+            k = mapping[j][0]
+            if last[k] == j:
+                items[j] = (None, None if g is None else g[k])
+        return tuple(items) if isinstance(mapping, tuple) else items
+    if g is None:       # an iterator (a zip) is used up: its pairs are the dict's, in order
+        return None
+    pairs = []
+    for k in g:
+        pairs.append((None, g[k]))
+    return pairs
+
+
+def dict_tangent(tangent, mapping, out):
+    """The tangent of `dict(mapping)` given the tangent of `mapping` and the dict it made."""
+    if isinstance(tangent, dict):
+        return dict(tangent)
+    pairs = list(tangent)
+    if isinstance(mapping, (list, tuple)):      # the last pair of each key is the one kept
+        result = {}
+        for k in out:
+            result[k] = None
+        for j in range(len(mapping)):
+            result[mapping[j][0]] = pairs[j][1]
+        return result
+    if len(pairs) != len(out):
+        raise ValueError("s2s cannot follow the tangent of dict() of pairs with repeated keys; "
+                         "build the dict with a loop instead")
+    result = {}
+    j = 0
+    for k in out:
+        result[k] = pairs[j][1]
+        j += 1
+    return result
+
+
+def dict_values_grad(g, d):
+    """The cotangent of `d` in `d.values()` (and `list(d.values())`)."""
+    out = {}
+    j = 0
+    for k in d:
+        out[k] = None if g is None else g[j]
+        j += 1
+    return out
+
+
+def dict_items_grad(g, d):
+    """The cotangent of `d` in `d.items()`: the value part of each (key, value) pair."""
+    out = {}
+    j = 0
+    for k in d:
+        out[k] = None if g is None or g[j] is None else g[j][1]
+        j += 1
+    return out
+
+
+def dict_get_grad(g, d, key):
+    """The cotangent of `d` in `d.get(key, default)`."""
+    out = {}
+    for k in d:
+        out[k] = g if k == key else None
+    return out
+
+
+def dict_get_default_grad(g, d, key, default):
+    """The cotangent of `default` in `d.get(key, default)`: all of `g` when the key is missing."""
+    if key in d:
+        return zeros_like_tree(default)
+    return g
+
+
+def dict_get_tangent(tangent, d, key, default):
+    """The tangent of `d.get(key, default)` from the tangent of `d`."""
+    if key in d:
+        return tangent[key]
+    return zeros_like_tree(default)
+
+
+def dict_get_default_tangent(tangent, d, key):
+    """The tangent of `d.get(key, default)` from the tangent of `default`."""
+    if key in d:
+        return zeros_like_tree(d[key])
+    return tangent
+
+
+# -- constant-filled and evenly spaced arrays: full full_like linspace arange ---------------
+def _bound(names, args, options):
+    """The arguments of a NumPy creation call by parameter name (positional ones first)."""
+    values = {}
+    for k in range(len(args)):
+        values[names[k]] = args[k]
+    for name in options:
+        values[name] = options[name]
+    return values
+
+
+_FULL = ("shape", "fill_value", "dtype")
+_FULL_LIKE = ("a", "fill_value", "dtype")
+_LINSPACE = ("start", "stop", "num", "endpoint", "retstep", "dtype", "axis")
+_ARANGE = ("start", "stop", "step", "dtype")
+
+
+def _zeros_of_each(args):
+    """Zero cotangents, one per argument (an argument that only sets a shape gets zeros too)."""
+    out = []
+    for a in args:
+        out.append(zeros_like_tree(a))
+    return out
+
+
+def _inexact(out):
+    return np.issubdtype(np.result_type(out), np.inexact)
+
+
+def full_grad(g, args, options, like):
+    """Cotangents of the positional arguments of `np.full(shape, fill_value)` (`like`: full_like)."""
+    values = _bound(_FULL_LIKE if like else _FULL, args, options)
+    fill = values.get("fill_value")
+    out = _zeros_of_each(args)
+    if len(args) > 1 and _inexact(g):
+        out[1] = unbroadcast(g, fill)
+    return tuple(out)
+
+
+def full_tangent(tangents, args, options, out, like):
+    """The tangent of `np.full(shape, fill_value)` (`like`: full_like) from its arguments' tangents."""
+    if len(tangents) < 2 or tangents[1] is None or not _inexact(out):
+        return zeros_like_tree(out)
+    return match_dtype(broadcast_like(tangents[1], out), out)
+
+
+def _linspace_weights(values, out):
+    """(weight of start, weight of stop) broadcast against `out`: out = start * (1 - t) + stop * t."""
+    num = values.get("num", 50)
+    endpoint = values.get("endpoint", True)
+    axis = values.get("axis", 0)
+    t = np.linspace(0.0, 1.0, num, endpoint=endpoint)
+    shape = [1] * np.ndim(out)
+    shape[axis] = num
+    t = np.reshape(t, shape)
+    return 1.0 - t, t
+
+
+def linspace_grad(g, args, options, out):
+    """Cotangents of the positional arguments of `np.linspace(start, stop, ...)`."""
+    values = _bound(_LINSPACE, args, options)
+    if values.get("retstep", False):
+        raise ValueError("s2s differentiates np.linspace without retstep=True")
+    result = _zeros_of_each(args)
+    if not _inexact(out):
+        return tuple(result)
+    w_start, w_stop = _linspace_weights(values, out)
+    axis = values.get("axis", 0) % np.ndim(out)
+    result[0] = unbroadcast(np.sum(g * w_start, axis=axis), values["start"])
+    if len(args) > 1:
+        result[1] = unbroadcast(np.sum(g * w_stop, axis=axis), values["stop"])
+    return tuple(result)
+
+
+def linspace_tangent(tangents, args, options, out):
+    """The tangent of `np.linspace(start, stop, ...)` from the tangents of start and stop."""
+    values = _bound(_LINSPACE, args, options)
+    if values.get("retstep", False):
+        raise ValueError("s2s differentiates np.linspace without retstep=True")
+    if not _inexact(out):
+        return zeros_like_tree(out)
+    w_start, w_stop = _linspace_weights(values, out)
+    axis = values.get("axis", 0) % np.ndim(out)
+    total = zeros_like_tree(out)
+    ends = np.shape(np.sum(total, axis=axis))        # the broadcast shape of start and stop
+    if len(tangents) > 0 and tangents[0] is not None:
+        total = total + np.expand_dims(np.broadcast_to(tangents[0], ends), axis) * w_start
+    if len(tangents) > 1 and tangents[1] is not None:
+        total = total + np.expand_dims(np.broadcast_to(tangents[1], ends), axis) * w_stop
+    return match_dtype(total, out)
+
+
+def _arange_roles(args, options):
+    """{role: position} of the positional arguments of np.arange: one argument is the stop."""
+    if len(args) == 1 and "stop" not in options:
+        return {"stop": 0}
+    return {name: k for k, name in enumerate(_ARANGE[:len(args)])}
+
+
+def arange_grad(g, args, options, out):
+    """Cotangents of the positional arguments of `np.arange`: out[k] = start + k * step
+    (the stop only sets how many entries there are)."""
+    result = _zeros_of_each(args)
+    if not _inexact(out):
+        return tuple(result)
+    roles = _arange_roles(args, options)
+    if "start" in roles:
+        result[roles["start"]] = np.sum(g)
+    if "step" in roles:
+        result[roles["step"]] = np.sum(g * np.arange(len(out)))
+    return tuple(result)
+
+
+def arange_tangent(tangents, args, options, out):
+    """The tangent of `np.arange` from the tangents of its start and step."""
+    if not _inexact(out):
+        return zeros_like_tree(out)
+    roles = _arange_roles(args, options)
+    total = zeros_like_tree(out)
+    if "start" in roles and tangents[roles["start"]] is not None:
+        total = total + tangents[roles["start"]]
+    if "step" in roles and tangents[roles["step"]] is not None:
+        total = total + tangents[roles["step"]] * np.arange(len(out))
+    return match_dtype(total, out)
+
+
+def c_column(a):
+    """One item of `np.c_[...]`: arrays of two or more axes as they are, others as a column."""
+    if np.ndim(a) >= 2:
+        return a
+    return np.reshape(a, (-1, 1))

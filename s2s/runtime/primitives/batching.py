@@ -562,6 +562,16 @@ def tree_size(call):
     return call.call(call.helper("example_tree_size"), [call.slots["tree"]])
 
 
+@rule()
+def full_like(call):
+    """`np.full_like(x, fill)`: the batch axis of `x` passes through when the fill value is the
+    same for every example (a batched fill would broadcast against the wrong axis)."""
+    args = call.slots.get("args", ())
+    if any(call.batched_node(a) for a in args[1:]) or call.batched("kwargs"):
+        return PER_EXAMPLE
+    return call.node
+
+
 # Rules of primitives registered in loops, by name (the loop's family rule otherwise).
 BY_NAME = {
     "is_": unbatched_result, "is_not": unbatched_result, "contains": per_example,
@@ -571,7 +581,7 @@ BY_NAME = {
     "tuple": sequence_copy, "list": sequence_copy, "sorted": Rule(
         lambda call: call.node if _keys_of_dict(call) else PER_EXAMPLE,
         out_batched=lambda call: call.any_batched() and not _keys_of_dict(call), name="sorted"),
-    "zeros_like": passthrough, "ones_like": passthrough, "empty_like": passthrough, "full_like": passthrough,
+    "zeros_like": passthrough, "ones_like": passthrough, "empty_like": passthrough, "full_like": full_like,
 }
 
 

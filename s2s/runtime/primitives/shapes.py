@@ -123,3 +123,20 @@ array_split = primitive(
     "array_split", np.array_split, "ary, indices_or_sections, axis=0",
     vjp={"ary": "np.concatenate(fill_zeros(out_bar, out), axis)"},
     jvp={"ary": "np.array_split(ary_dot, indices_or_sections, axis)"}, result="tree", batch=batching.split)
+
+
+# np.r_ and np.c_ items (see ast_passes/desugar.py): the same numbers with axes added
+atleast_1d = primitive(
+    "atleast_1d", np.atleast_1d, "a",
+    vjp={"a": "np.reshape(out_bar, np.shape(a))"}, jvp={"a": "np.atleast_1d(a_dot)"}, batch=batching.per_example)
+c_column = primitive(
+    "c_column", adjoints.c_column, "a",
+    vjp={"a": "np.reshape(out_bar, np.shape(a))"}, jvp={"a": "c_column(a_dot)"}, batch=batching.per_example)
+
+# triangles: linear, and their own transposes' masks
+tril = primitive(
+    "tril", np.tril, "m, k=0",
+    vjp={"m": "np.tril(out_bar, k)"}, jvp={"m": "np.tril(m_dot, k)"}, batch=batching.per_example)
+triu = primitive(
+    "triu", np.triu, "m, k=0",
+    vjp={"m": "np.triu(out_bar, k)"}, jvp={"m": "np.triu(m_dot, k)"}, batch=batching.per_example)

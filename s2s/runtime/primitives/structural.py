@@ -90,12 +90,44 @@ for _name, _impls in [
         ("range", [range]), ("int", [int]), ("bool", [bool]), ("isinstance", [isinstance]),
         ("result_type", [np.result_type]), ("issubdtype", [np.issubdtype]),
         ("print", [print]), ("type", [type]), ("callable", [callable]), ("hasattr", [hasattr]),
-        ("zip", [zip]), ("enumerate", [enumerate]), ("reversed", [reversed]),
-        ("tuple", [tuple]), ("list", [list]), ("dict", [dict]), ("sorted", [sorted]),
         ("math_isclose", [math.isclose]), ("allclose", [np.allclose]),
-        ("zeros", [np.zeros]), ("ones", [np.ones]), ("empty", [np.empty]), ("full", [np.full]),
-        ("zeros_like", [np.zeros_like]), ("ones_like", [np.ones_like]),
-        ("empty_like", [np.empty_like]), ("full_like", [np.full_like]),
-        ("arange", [np.arange]), ("linspace", [np.linspace]), ("eye", [np.eye]),
-        ("identity", [np.identity])]:
+        ("zeros", [np.zeros]), ("ones", [np.ones]), ("empty", [np.empty]),
+        ("zeros_like", [np.zeros_like]), ("ones_like", [np.ones_like]), ("empty_like", [np.empty_like]),
+        ("eye", [np.eye]), ("identity", [np.identity]), ("sorted_order", [adjoints.sorted_order])]:
     primitive(_name, _impls, "*args, **kwargs", differentiable=False, result="any", batch=batching.BY_NAME.get(_name, batching.per_example))
+
+
+# -- builtins that rebuild containers: the entries' derivatives go along ----------------------
+# Their signatures stay `*args, **kwargs` (the batching and jit rules read them so); `args` is
+# one sequence slot, so a vjp returns one cotangent per positional argument.
+for _name, _impl, _vjp, _jvp in [
+        ("tuple", tuple, "(sequence_grad(out_bar, args[0]),)", "tuple(args_dot[0])"),
+        ("list", list, "(sequence_grad(out_bar, args[0]),)", "list(args_dot[0])"),
+        ("reversed", reversed, "(reversed_grad(out_bar, args[0]),)", "reversed(args_dot[0])"),
+        ("sorted", sorted, "(sorted_grad(out_bar, args[0], kwargs),)", "sorted_tangent(args_dot[0], args[0], kwargs)"),
+        ("zip", zip, "zip_grad(out_bar, args)", "zip_tangent(args_dot, args)"),
+        ("enumerate", enumerate, "enumerate_grad(out_bar, args)", "enumerate_tangent(args_dot[0], args[0])"),
+        ("dict", dict, "(dict_grad(out_bar, args[0]),)", "dict_tangent(args_dot[0], args[0], out)"),
+        ("full", np.full, "full_grad(out_bar, args, kwargs, False)", "full_tangent(args_dot, args, kwargs, out, False)"),
+        ("full_like", np.full_like, "full_grad(out_bar, args, kwargs, True)",
+         "full_tangent(args_dot, args, kwargs, out, True)"),
+        ("linspace", np.linspace, "linspace_grad(out_bar, args, kwargs, out)", "linspace_tangent(args_dot, args, kwargs, out)"),
+        ("arange", np.arange, "arange_grad(out_bar, args, kwargs, out)", "arange_tangent(args_dot, args, kwargs, out)")]:
+    primitive(_name, [_impl], "*args, **kwargs", vjp={"args": _vjp}, jvp={"args": _jvp}, result="any",
+              batch=batching.BY_NAME.get(_name, batching.per_example))
+
+# dict methods: the values carry derivatives, the keys do not
+dict_keys = primitive("dict_keys", [dict.keys], "d", differentiable=False, methods=[("keys", "d")],
+                      result="any", batch=batching.per_example)
+dict_values = primitive("dict_values", [dict.values], "d", methods=[("values", "d")],
+                        vjp={"d": "dict_values_grad(out_bar, d)"}, jvp={"d": "list(d_dot.values())"},
+                        result="any", batch=batching.per_example)
+dict_items = primitive("dict_items", [dict.items], "d", methods=[("items", "d")],
+                       vjp={"d": "dict_items_grad(out_bar, d)"}, jvp={"d": "list(d_dot.items())"},
+                       result="any", batch=batching.per_example)
+dict_get = primitive("dict_get", [dict.get], "d, key, default=None", methods=[("get", "d, key, default=None")],
+                     vjp={"d": "dict_get_grad(out_bar, d, key)",
+                          "default": "dict_get_default_grad(out_bar, d, key, default)"},
+                     jvp={"d": "dict_get_tangent(d_dot, d, key, default)",
+                          "default": "dict_get_default_tangent(default_dot, d, key)"},
+                     result="any", batch=batching.per_example)
