@@ -12,6 +12,9 @@ Loops over sequences become index loops (`for i in range(len(params)): W, b = pa
 `a[i] = v` on local arrays becomes `a = index_update(a, i, v)`, and early returns,
 `continue` and `break` are lifted so every path through a block is straight.
 """
+import builtins
+import keyword
+
 import gast
 
 from . import nodes
@@ -39,11 +42,15 @@ class Namer:
         if base[0].isdigit():
             base = "v" + base
         candidate, k = base, 0
-        while candidate in self.taken:
+        while candidate in self.taken or _shadows(candidate):     # never `len = len(x)`
             k += 1
             candidate = f"{base}_{k}"
         self.taken.add(candidate)
         return candidate
+
+
+def _shadows(name):
+    return keyword.iskeyword(name) or hasattr(builtins, name)
 
 
 def _clean(text):

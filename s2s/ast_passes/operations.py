@@ -252,6 +252,16 @@ class _Substitute(gast.NodeTransformer):
 
 
 class _Fold(gast.NodeTransformer):
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func, args = node.func, node.args
+        if isinstance(func, gast.Name) and func.id == "power_dx" and len(args) == 2 and _number(args[1]) \
+                and args[1].value != 0:       # a constant exponent: the textbook form, folded
+            y = args[1]
+            return self.visit(nodes.binop(nodes.copy(y), gast.Mult(),
+                                          nodes.binop(args[0], gast.Pow(), nodes.const(y.value - 1))))
+        return node
+
     def visit_Subscript(self, node):
         self.generic_visit(node)
         index = node.slice

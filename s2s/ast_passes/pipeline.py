@@ -41,7 +41,9 @@ class Program:
         return self._sources[key][1]
 
     def function_name(self, base):
-        """Reserve a module-level name for a generated function."""
+        """Reserve a module-level name for a generated function (`hessian_<lambda>` -> `hessian_lambda_`)."""
+        base = base.replace("<lambda>", "lambda_")
+        base = "".join(c if c.isalnum() or c == "_" else "_" for c in base)
         name, k = base, 0
         while name in self.local_names or name in self.binder.values:
             k += 1

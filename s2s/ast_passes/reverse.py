@@ -254,6 +254,8 @@ class Reverse:
                 pop = nodes.call(nodes.attr(nodes.name(self.bar(lst)), "pop"))
                 arg = call.args[0]
                 if isinstance(arg, gast.Name) and arg.id in self.active:
+                    if self.kinds.get(arg.id) == ARRAY:      # an entry nothing read is None: zeros
+                        pop = dense_of(pop, arg.id)
                     return self.accumulate(arg.id, pop, live)
                 return [nodes.expr(pop)]
             return []
@@ -552,6 +554,8 @@ def _infer_kinds(fn):
                 op = operations.operation(value)
                 if isinstance(value, gast.List) and not value.elts:
                     lists.add(target.id)
+                elif isinstance(value, gast.Constant) and value.value is None:
+                    container_use.add(target.id)      # may stay None: its cotangent may be None
                 elif op.kind == "copy":
                     copies.append((target.id, value.id))
                 elif op.kind in ("container", "user", "pop", "opaque") or (

@@ -116,8 +116,8 @@ def _self_only(stmts, keep, effects):
         defined, reads, _, _ = _effect(stmt, effects)
         if isinstance(stmt, gast.Assign) and len(stmt.targets) > 1:
             reads = nodes.names_read(stmt)        # the sweep reads only the first target
-        for n in reads:
-            readers.setdefault(n, set()).add("self" if n in defined else "other")
+        for n in reads:       # `a, n = f(n)` reads n for `a` too: only `n = f(n)` is a self read
+            readers.setdefault(n, set()).add("self" if defined == {n} else "other")
         if isinstance(stmt, gast.Assign):
             assigned |= defined
     return {n for n in assigned if n not in keep and readers.get(n, set()) <= {"self"}}

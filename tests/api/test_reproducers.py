@@ -119,3 +119,74 @@ def test_vmap_of_full_like_with_a_batched_fill():
     f = lambda x: np.sum(np.full_like(x, x[0]) * x)
     batch = np.array([[0.3, -0.7], [1.5, 2.0]])
     np.testing.assert_allclose(s2s.vmap(f)(batch), [f(b) for b in batch])
+
+
+# -- second derivatives -------------------------------------------------------------------------
+def test_hessian_of_einsum_squared():
+    H = s2s.hessian(lambda x: np.einsum("i,i->", x, x) ** 2)(np.array([.5, -1.]))
+    np.testing.assert_allclose(H, [[7.0, -4.0], [-4.0, 13.0]], rtol=1e-10)
+
+
+def test_hessian_through_vstack_of_a_list():
+    def h(x):
+        rows = []
+        for i in range(2):
+            rows.append(x * x[i])
+        return np.sum(np.vstack(rows) ** 2)
+    np.testing.assert_allclose(s2s.hessian(h)(np.array([.5, -1.])), [[7.0, -4.0], [-4.0, 13.0]], rtol=1e-10)
+
+
+def test_fourth_derivative_of_a_cube():
+    cube = lambda x: x * x * x
+    assert s2s.grad(s2s.grad(s2s.grad(cube)))(1.0) == 6.0
+    assert s2s.grad(s2s.grad(s2s.grad(s2s.grad(cube))))(1.0) == 0.0
+
+
+# -- crashes inside generated code --------------------------------------------------------------
+def test_loop_over_a_helper_that_rebinds_a_parameter():
+    def step(w, y):
+        return np.tanh(y * w)
+
+    def f(w, y):
+        for k in range(3):
+            y = step(w, y)
+        return np.sum(y)
+    w, y = np.array([.5, .7]), np.ones(2)
+    np.testing.assert_allclose(s2s.grad(f)(w, y), numerical_grad(f, (w, y)), rtol=1e-7)
+    np.testing.assert_allclose(s2s.grad(f, argnums=1)(w, y), numerical_grad(f, (w, y), argnum=1), rtol=1e-7)
+
+
+def test_list_entries_no_one_reads_are_zeros():
+    def u(x):
+        outs = []
+        for i in range(3):
+            outs.append(np.sin(x * i))
+        return np.sum(outs[0]) + np.sum(outs[1])
+    x = np.array([1., 2.])
+    np.testing.assert_allclose(s2s.grad(u)(x), np.cos(x))
+
+
+def test_generated_names_never_shadow_builtins():
+    def z(log_proportions, means):
+        s = 0.0
+        for lp, m in zip(log_proportions, means):
+            s = s + lp * np.sum(m)
+        return s
+    np.testing.assert_allclose(s2s.grad(z)(np.ones(3), np.ones((3, 2))), np.full(3, 2.0))
+    text = s2s.source(s2s.grad(z))
+    assert "len = " not in text
+
+
+# -- edge values --------------------------------------------------------------------------------
+def test_power_at_the_edges_follows_jax():
+    assert s2s.grad(lambda y: np.power(0.0, y))(2.0) == 0.0
+    assert s2s.grad(lambda x: np.power(x, 0.0))(0.0) == 0.0
+    assert s2s.jvp(lambda y: np.power(0.0, y), (2.0,), (1.0,))[1] == 0.0
+    assert s2s.jvp(lambda x: np.power(x, 0.0), (0.0,), (1.0,))[1] == 0.0
+    np.testing.assert_array_equal(s2s.grad(lambda x: np.sum(x ** np.arange(3.0)))(np.zeros(3)), [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(s2s.grad(lambda y: np.sum(0.0 ** y))(np.array([2.0, 3.0])), [0.0, 0.0])
+
+
+def test_power_with_a_constant_exponent_reads_as_the_textbook_rule():
+    text = s2s.source(s2s.grad(lambda x: np.sum(x ** 3)))
+    assert "power_dx" not in text and "x ** 2" in text

@@ -33,6 +33,25 @@ def unbroadcast(g, x):
     return match_dtype(g, x)
 
 
+def power_dx(x, y):
+    """d(x ** y) / dx = y * x ** (y - 1), and 0 where y == 0 (x ** 0 is 1 for every x, 0 included)."""
+    if np.ndim(y) == 0:
+        if y == 0:
+            return 0.0 * x
+        return y * np.power(x, y - 1)
+    safe = np.where(y == 0, 1.0, x)
+    return np.where(y == 0, 0.0, y * np.power(safe, y - 1))
+
+
+def power_dy(out, x):
+    """d(x ** y) / dy = log(x) * x ** y, and 0 where x == 0 (as JAX has it)."""
+    if np.ndim(x) == 0:
+        if x == 0:
+            return 0.0 * out
+        return out * np.log(x)
+    return out * np.log(np.where(x == 0, 1.0, x))
+
+
 def match_dtype(g, x):
     """Cast a cotangent to the floating dtype of its primal (float32 stays float32)."""
     if type(x) is float:
@@ -346,7 +365,10 @@ def einsum_tangent(subscripts, operands, tangents):
 
 def einsum_grad(g, subscripts, operands):
     """Cotangents of every operand of `np.einsum(subscripts, *operands)`, as a tuple."""
-    return tuple(einsum_cotangent(g, subscripts, operands, i) for i in range(len(operands)))
+    out = []
+    for i in range(len(operands)):
+        out.append(einsum_cotangent(g, subscripts, operands, i))
+    return tuple(out)
 
 
 def einsum_cotangent_grad(g, subscripts, operands, position, h):
