@@ -256,7 +256,12 @@ def _pair(fun, n_primals):
     def build(program):
         source, bound, kwargs = _source_of(fun)
         generated.bound = (bound, kwargs)
-        mask = tuple([False] * len(bound) + [True] * n_primals)
+        n_params = len(source.tree.args.args)
+        if len(bound) + n_primals > n_params:
+            raise TypeError(f"vjp: {source.qualname or source.name} takes {n_params} argument(s), "
+                            f"got {len(bound) + n_primals}")
+        # parameters after the primals keep their defaults (or the partial's keywords): not differentiated
+        mask = tuple([False] * len(bound) + [True] * n_primals + [False] * (n_params - len(bound) - n_primals))
         return program.reverse_pair(source, mask)
 
     generated = _Pair(f"vjp of {getattr(fun, '__name__', 'fun')}", build, key=["vjp", n_primals], root=fun)
