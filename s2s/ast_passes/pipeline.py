@@ -5,7 +5,7 @@ Passes never print, cache or compile; `s2s.codegen` turns a Program into a modul
 import gast
 
 from ..runtime import primitives
-from . import activity, batching, check, forward, inline, nodes, normalize, parse, resolve, reverse, tidy
+from . import activity, batching, check, comprehensions, forward, inline, nodes, normalize, parse, resolve, reverse, tidy
 
 
 def prepare(source, program):
@@ -14,6 +14,8 @@ def prepare(source, program):
                                   globals=source.globals, closure=source.closure,
                                   qualname=source.qualname, python_function=source.python_function)
     source = inline.transformation_calls(source)               # s2s.jvp(g, ...) -> the jvp_g it generates
+    if program.lowers_comprehensions:                          # jit unrolls comprehensions itself
+        source = comprehensions.loops(source)                  # [f(v) for v in xs] -> a loop filling a list
     check.supported(source)                                    # TransformError at the user's line
     resolve.names(source, program.binder, program.function_source)   # globals, closures, callees
     fn = normalize.one_op_per_line(source, taken=program.binder.values)   # A-normal form; user names kept
@@ -23,6 +25,8 @@ def prepare(source, program):
 
 class Program:
     """Collects the generated functions of one module, generating callees on demand."""
+
+    lowers_comprehensions = True
 
     def __init__(self):
         self.binder = resolve.Binder(primitives.TEMPLATE_NAMESPACE)

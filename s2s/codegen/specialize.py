@@ -399,6 +399,7 @@ def _program():
     global _PROGRAM
     if _PROGRAM is None:
         _PROGRAM = Program()
+        _PROGRAM.lowers_comprehensions = False     # comprehensions over static iterables unroll here
     return _PROGRAM
 
 
