@@ -861,6 +861,8 @@ class Lowering:
 
         if _has_break(block):          # a break of a loop around the branch (the loop's own are fine)
             raise Fallback("`break` under a condition that differs between examples")
+        if any(isinstance(s, gast.Raise) for s in nodes.statements(block)):
+            raise Fallback("`raise` under a condition that differs between examples")
         for n in nodes.walk_body(block, contexts=False):
             if isinstance(n, gast.Call):
                 callee = getattr(n, "s2s", None)

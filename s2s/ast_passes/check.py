@@ -17,7 +17,6 @@ _UNSUPPORTED = {
                     "Define the class at module level."),
     gast.Delete: ("`del`", "Rebind the name instead of deleting it."),
     gast.NamedExpr: ("an assignment expression (`:=`)", "Assign on its own line first."),
-    gast.Raise: ("`raise`", "Check inputs before calling the transformed function."),
 }
 
 

@@ -265,6 +265,8 @@ class Normalizer:
         for stmt in stmts:
             self.lineno = getattr(stmt, "lineno", self.lineno)
             self.statement(stmt, out)
+            if isinstance(stmt, gast.Raise):
+                break       # what follows never runs
         return out
 
     def statement(self, stmt, out):
@@ -322,6 +324,8 @@ class Normalizer:
         elif isinstance(stmt, gast.Assert):
             stmt.test = self.atom(stmt.test, out)
             out.append(self._stamp(stmt))
+        elif isinstance(stmt, gast.Raise):
+            out.append(self._stamp(stmt))    # kept as written: the path ends here, nothing to differentiate
         else:
             raise self.source.error(f"s2s cannot transform a `{type(stmt).__name__}` statement", stmt)
 
