@@ -12,9 +12,13 @@ Loops over sequences become index loops (`for i in range(len(params)): W, b = pa
 `a[i] = v` on local arrays becomes `a = index_update(a, i, v)`, and early returns,
 `continue` and `break` are lifted so every path through a block is straight.
 """
+import dataclasses
+import types
+import weakref
+
 import gast
 
-from . import nodes
+from . import check, nodes, parse
 from .resolve import Callee
 from ..runtime import primitives
 
@@ -204,6 +208,8 @@ class Normalizer:
 
     def _call(self, expr, out):
         callee = getattr(expr, "s2s", None)
+        if callee is not None and callee.kind == "user":
+            expr.s2s = callee = _with_fresh_arguments(expr, callee)
         if isinstance(expr.func, gast.Attribute) and not is_atom(expr.func):
             expr.func.value = self.atom(expr.func.value, out)
         elif not isinstance(expr.func, (gast.Name, gast.Attribute)):
@@ -511,6 +517,56 @@ def _as_value(index):
 
 
 index_as_value = _as_value
+
+
+# -- helpers writing into their parameters ------------------------------------------------
+# calls that always make a new array: a helper may write into the parameter they fill
+_FRESH_ARRAYS = {"zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
+                 "array", "copy", "arange", "linspace", "eye", "identity"}
+_FRESH_VARIANTS = weakref.WeakKeyDictionary()     # user function -> {parameters: its twin}
+
+
+def _with_fresh_arguments(call, callee):
+    """The callee of `g(np.zeros(2), x)` where g writes into the parameter given the fresh array:
+    a twin of g whose in-place writes of those parameters are allowed (they become index_update,
+    which is the same since no other name sees that array). Other calls keep `callee`, and g's own
+    check refuses the writes if g is transformed."""
+    fn = callee.function.python_function if callee.function is not None else None
+    if fn is None or callee.prefix_args or callee.suffix_args or callee.receiver:
+        return callee
+    tree = callee.function.tree
+    written = check.parameters_written_in_place(tree)
+    if not written or any(isinstance(a, gast.Starred) for a in call.args) or \
+            any(kw.arg is None for kw in call.keywords):
+        return callee
+    params = [a.id for a in tree.args.args]
+    given = dict(zip(params, call.args))
+    given.update({kw.arg: kw.value for kw in call.keywords})
+    if not all(p in given and _fresh(given[p]) for p in written):
+        return callee
+    twins = _FRESH_VARIANTS.setdefault(fn, {})
+    if written not in twins:     # a twin function object: its own entry in every cache keyed by function
+        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+        twin.__qualname__, twin.__kwdefaults__ = fn.__qualname__, fn.__kwdefaults__
+        twins[written] = twin
+    source = parse.function(twins[written])
+    source.tree.s2s_fresh_params = written
+    return dataclasses.replace(callee, function=source)
+
+
+def _fresh(arg):
+    """Whether the argument expression surely makes a new array no other name holds."""
+    if isinstance(arg, (gast.BinOp, gast.UnaryOp)):
+        return True
+    if not isinstance(arg, gast.Call):
+        return False
+    callee = getattr(arg, "s2s", None)
+    if callee is None or callee.kind != "primitive":
+        return False
+    if any(kw.arg == "copy" for kw in arg.keywords):
+        return False
+    func = arg.func
+    return (func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)) in _FRESH_ARRAYS
 
 
 # -- jumps -------------------------------------------------------------------------------

@@ -282,3 +282,54 @@ def test_raising_branch_not_differentiated():
     text = s2s.source(s2s.grad(validated_values))
     assert text.count("raise ValueError") == 2
     assert "raise ValueError(f'too large: {y}')" in text
+
+
+# -- 6. a helper writing into a parameter that every call fills with a fresh array ----------------
+def _fill(out, x):
+    out[0] = x[0] * 2
+    out[1] = np.sin(x[1])
+    return out
+
+
+def _accumulate(total, x):
+    total += x * 2
+    total[0] += x[1] * x[2]
+    return total
+
+
+def filled_fresh(x):
+    return np.sum(_fill(np.zeros(2), x) ** 2)
+
+
+def filled_fresh_twice(x):
+    return np.sum(_accumulate(np.zeros_like(x), x) ** 2) + np.sum(_fill(np.ones(2) * 3.0, x) * x[:2])
+
+
+def filled_named_buffer(x):
+    buf = np.zeros(2)
+    y = _fill(buf, x)
+    return np.sum(y ** 2) + np.sum(buf)         # buf was written by _fill: s2s must not pretend otherwise
+
+
+HELPER_WRITES = [filled_fresh, filled_fresh_twice]
+
+
+@pytest.mark.parametrize("check", ["grad", "jvp", "vmap"])
+@pytest.mark.parametrize("f", HELPER_WRITES, ids=[f.__name__ for f in HELPER_WRITES])
+def test_helper_writes_into_fresh_argument(f, check):
+    CHECKS[check](f, (X,))
+
+
+def test_jit_of_grad_of_helper_writing_into_fresh_argument():
+    assert_tree_close(s2s.jit(s2s.grad(filled_fresh))(X), numerical_grad(filled_fresh, (X,)))
+
+
+def test_helper_writing_into_named_argument_still_refused():
+    for transform in (s2s.grad, s2s.vmap):
+        with pytest.raises(s2s.TransformError, match="in place"):
+            transform(filled_named_buffer)(X if transform is s2s.grad else np.stack([X, X]))
+
+
+def test_function_writing_into_its_own_argument_still_refused():
+    with pytest.raises(s2s.TransformError, match="in place"):
+        s2s.grad(_fill, argnums=1)(np.zeros(2), X)
