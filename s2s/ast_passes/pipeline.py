@@ -5,7 +5,8 @@ Passes never print, cache or compile; `s2s.codegen` turns a Program into a modul
 import gast
 
 from ..runtime import primitives
-from . import activity, batching, check, comprehensions, forward, inline, nodes, normalize, parse, resolve, reverse, tidy
+from . import (activity, batching, check, comprehensions, forward, inline, nodes, normalize, parse, resolve,
+               reverse, sequences, tidy)
 
 
 def prepare(source, program):
@@ -16,6 +17,7 @@ def prepare(source, program):
     source = inline.transformation_calls(source)               # s2s.jvp(g, ...) -> the jvp_g it generates
     if program.lowers_comprehensions:                          # jit unrolls comprehensions itself
         source = comprehensions.loops(source)                  # [f(v) for v in xs] -> a loop filling a list
+    source = sequences.appends(source)                         # t += (x,) on a local tuple -> t.append(x)
     check.supported(source)                                    # TransformError at the user's line
     resolve.names(source, program.binder, program.function_source)   # globals, closures, callees
     fn = normalize.one_op_per_line(source, taken=program.binder.values)   # A-normal form; user names kept

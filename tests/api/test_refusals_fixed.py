@@ -333,3 +333,62 @@ def test_helper_writing_into_named_argument_still_refused():
 def test_function_writing_into_its_own_argument_still_refused():
     with pytest.raises(s2s.TransformError, match="in place"):
         s2s.grad(_fill, argnums=1)(np.zeros(2), X)
+
+
+# -- 4. tuple and list `+=` -----------------------------------------------------------------------
+def tuple_grown(x):
+    t = ()
+    t += (x * 2,)
+    t += (np.sin(x),)
+    return np.sum(t[0] * t[1])
+
+
+def tuple_grown_in_loop(x):
+    t = ()
+    for i in range(3):
+        t = t + (x[i] ** 2, x[i])
+    return np.sum(np.stack(t)) * len(t)
+
+
+def list_grown(x):
+    t = []
+    t += [x * 2]
+    t += [x * 3, np.sin(x)]
+    return np.sum(t[0] * t[1] + t[2])
+
+
+def array_plus_tuple(x):
+    return np.sum((x[:2] + (1.0, 2.0)) ** 2)      # NumPy broadcasting, not concatenation
+
+
+GROWN = [tuple_grown, tuple_grown_in_loop, list_grown]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("f", GROWN, ids=[f.__name__ for f in GROWN])
+def test_sequence_grown_by_plus(f, check):
+    CHECKS[check](f, (X,))
+
+
+@pytest.mark.parametrize("check", ["grad", "jvp", "vmap"])
+def test_array_plus_tuple_is_still_addition(check):
+    CHECKS[check](array_plus_tuple, (X,))
+
+
+def test_tuple_grown_and_returned_refused():
+    def f(x):
+        t = (x,)
+        t += (x * 2,)
+        return t
+    with pytest.raises(s2s.TransformError, match="joining tuples"):
+        s2s.jvp(f, (X,), (X,))
+
+
+def test_list_grown_from_itself_refused():
+    def f(x):
+        t = [x]
+        for k in range(2):
+            t = t + [t[-1] * 2]
+        return np.sum(np.array(t) ** 2)
+    with pytest.raises(s2s.TransformError, match="joining tuples"):
+        s2s.grad(f)(X)
