@@ -13,8 +13,6 @@ Loops over sequences become index loops (`for i in range(len(params)): W, b = pa
 `continue` and `break` are lifted so every path through a block is straight.
 """
 import dataclasses
-import types
-import weakref
 
 import gast
 
@@ -209,7 +207,7 @@ class Normalizer:
     def _call(self, expr, out):
         callee = getattr(expr, "s2s", None)
         if callee is not None and callee.kind == "user":
-            expr.s2s = callee = _with_fresh_arguments(expr, callee)
+            expr.s2s = callee = _with_fresh_arguments(expr, _with_positional(expr, callee))
         if isinstance(expr.func, gast.Attribute) and not is_atom(expr.func):
             expr.func.value = self.atom(expr.func.value, out)
         elif not isinstance(expr.func, (gast.Name, gast.Attribute)):
@@ -523,7 +521,6 @@ index_as_value = _as_value
 # calls that always make a new array: a helper may write into the parameter they fill
 _FRESH_ARRAYS = {"zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
                  "array", "copy", "arange", "linspace", "eye", "identity"}
-_FRESH_VARIANTS = weakref.WeakKeyDictionary()     # user function -> {parameters: its twin}
 
 
 def _with_fresh_arguments(call, callee):
@@ -544,14 +541,21 @@ def _with_fresh_arguments(call, callee):
     given.update({kw.arg: kw.value for kw in call.keywords})
     if not all(p in given and _fresh(given[p]) for p in written):
         return callee
-    twins = _FRESH_VARIANTS.setdefault(fn, {})
-    if written not in twins:     # a twin function object: its own entry in every cache keyed by function
-        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
-        twin.__qualname__, twin.__kwdefaults__ = fn.__qualname__, fn.__kwdefaults__
-        twins[written] = twin
-    source = parse.function(twins[written])
+    source = dataclasses.replace(callee.function, tree=nodes.copy(tree), python_function=parse.twin(fn, ("fresh", written)))
     source.tree.s2s_fresh_params = written
     return dataclasses.replace(callee, function=source)
+
+
+def _with_positional(call, callee):
+    """The callee of `g(a, b, c)` where `def g(a, *xs)`: g with parameters a, xs_0, xs_1."""
+    function = callee.function
+    if function is None or function.tree.args.vararg is None or callee.prefix_args or callee.suffix_args \
+            or callee.receiver or any(isinstance(a, gast.Starred) for a in call.args):
+        return callee
+    extra = len(call.args) - len(function.tree.args.args)
+    if extra < 0:
+        return callee
+    return dataclasses.replace(callee, function=parse.with_positional(function, extra))
 
 
 def _fresh(arg):

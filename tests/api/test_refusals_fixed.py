@@ -392,3 +392,48 @@ def test_list_grown_from_itself_refused():
         return np.sum(np.array(t) ** 2)
     with pytest.raises(s2s.TransformError, match="joining tuples"):
         s2s.grad(f)(X)
+
+
+# -- 3. *args -------------------------------------------------------------------------------------
+def sum_of_squares(*xs):
+    return sum(np.sum(x ** 2) for x in xs)
+
+
+def _scaled_sines(scale, *xs):
+    return scale * sum(np.sum(np.sin(x)) for x in xs)
+
+
+def calls_varargs_helper(x, y):
+    return _scaled_sines(2.0, x, y * x) + sum_of_squares(x)
+
+
+def forwards_varargs(*xs):
+    return _scaled_sines(3.0, *xs)
+
+
+Y = X + 1.0
+
+
+def test_grad_of_varargs_function_over_positions():
+    assert_tree_close(s2s.grad(sum_of_squares)(X, Y), 2.0 * X)
+    assert_tree_close(s2s.grad(sum_of_squares, argnums=(0, 1))(X, Y), (2.0 * X, 2.0 * Y))
+    assert_tree_close(s2s.grad(sum_of_squares)(X), 2.0 * X)            # another arity, another module
+    value, g = s2s.value_and_grad(forwards_varargs, argnums=1)(X, Y)
+    assert_tree_close(value, forwards_varargs(X, Y))
+    assert_tree_close(g, numerical_grad(forwards_varargs, (X, Y), 1))
+
+
+def test_vjp_of_varargs_function():
+    out, pullback = s2s.vjp(forwards_varargs, X, Y)
+    assert_tree_close(out, forwards_varargs(X, Y))
+    assert_tree_close(pullback(1.0), (numerical_grad(forwards_varargs, (X, Y), 0),
+                                      numerical_grad(forwards_varargs, (X, Y), 1)))
+
+
+@pytest.mark.parametrize("check", ["grad", "jvp", "vmap"])
+def test_varargs_helper(check):
+    CHECKS[check](calls_varargs_helper, (X, Y))
+
+
+def test_jit_of_grad_with_varargs_helper():
+    assert_tree_close(s2s.jit(s2s.grad(calls_varargs_helper))(X, Y), numerical_grad(calls_varargs_helper, (X, Y)))
