@@ -46,7 +46,8 @@ class _Lowering:
         self.outside = _names_outside_comprehensions(fn) | {a.id for a in fn.args.args}
         self.locals = {n.id for n in nodes.walk(fn, contexts=False)
                        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))} - bound
-        self.taken = set(self.outside) | bound | set(source.closure) | set(dir(builtins))
+        self.taken = {n.id for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Name)}
+        self.taken |= set(self.outside) | bound | set(source.closure) | set(dir(builtins))
         self.taken |= {a.id for a in fn.args.args}
         self.claimed = set()    # comprehension variables kept under their own names
         self.params = {a.id for a in fn.args.args}
@@ -192,16 +193,29 @@ class _Lowering:
 
 
 def _names_outside_comprehensions(fn):
+    """Names used anywhere except as the variable of a comprehension that binds it there."""
     out = set()
-    todo = [fn]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, _COMPREHENSIONS):
-            todo.append(node.generators[0].iter)   # evaluated in the enclosing scope
-            continue
+
+    def visit(node, scope):
         if isinstance(node, gast.Name):
-            out.add(node.id)
-        todo.extend(gast.iter_child_nodes(node))
+            if node.id not in scope:
+                out.add(node.id)
+            return
+        if isinstance(node, _COMPREHENSIONS):
+            inner = set(scope)
+            for k, gen in enumerate(node.generators):
+                visit(gen.iter, scope if k == 0 else inner)
+                inner |= nodes.names_stored(gen.target)
+                for cond in gen.ifs:
+                    visit(cond, inner)
+            for part in ("elt", "key", "value"):
+                if hasattr(node, part):
+                    visit(getattr(node, part), inner)
+            return
+        for child in gast.iter_child_nodes(node):
+            visit(child, scope)
+
+    visit(fn, frozenset())
     return out
 
 

@@ -156,6 +156,29 @@ def test_comprehension_variable_does_not_leak():
     assert_tree_close(s2s.grad(f)(X), numerical_grad(f, (X,)))
 
 
+scale = 10.0                      # a global that a comprehension variable shares its name with
+
+
+def global_read_by_another_comprehension(x):
+    a = [scale * 2 for scale in x]
+    b = [k * scale for k in x]            # the global, not the first comprehension's last value
+    return np.sum(np.array(a)) + np.sum(np.array(b) ** 2)
+
+
+@pytest.mark.parametrize("check", ["grad", "jvp", "vmap"])
+def test_comprehension_variable_named_like_a_global(check):
+    CHECKS[check](global_read_by_another_comprehension, (X,))
+
+
+def value_filtered(x):
+    return np.sum(np.array([v for v in x if v > 0.0]) ** 2)
+
+
+@pytest.mark.parametrize("check", ["grad", "jvp", "vmap"])
+def test_comprehension_filtered_on_values(check):
+    CHECKS[check](value_filtered, (X,))
+
+
 def test_dict_comprehension_over_derivatives_still_refused():
     def f(x):
         d = {k: x[k] ** 2 for k in range(3)}
