@@ -16,7 +16,8 @@ import dataclasses
 
 import gast
 
-from . import check, nodes, parse
+from . import nodes, parse
+from .check import parameters_written_in_place
 from .resolve import Callee
 from ..runtime import primitives
 
@@ -532,7 +533,7 @@ def _with_fresh_arguments(call, callee):
     if fn is None or callee.prefix_args or callee.suffix_args or callee.receiver:
         return callee
     tree = callee.function.tree
-    written = check.parameters_written_in_place(tree)
+    written = parameters_written_in_place(tree)
     if not written or any(isinstance(a, gast.Starred) for a in call.args) or \
             any(kw.arg is None for kw in call.keywords):
         return callee
@@ -541,7 +542,8 @@ def _with_fresh_arguments(call, callee):
     given.update({kw.arg: kw.value for kw in call.keywords})
     if not all(p in given and _fresh(given[p]) for p in written):
         return callee
-    source = dataclasses.replace(callee.function, tree=nodes.copy(tree), python_function=parse.twin(fn, ("fresh", written)))
+    source = dataclasses.replace(callee.function, tree=nodes.copy(tree),
+                                 python_function=parse.twin(fn, ("fresh", written)))
     source.tree.s2s_fresh_params = written
     return dataclasses.replace(callee, function=source)
 
