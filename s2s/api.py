@@ -154,24 +154,41 @@ def _gradient(fun, argnums, has_aux, with_value):
     state = {}
     kind = "value_and_grad" if with_value else "grad"
 
-    def build(program):
-        source, bound, kwargs = _source_of(fun)
-        generated.bound = (bound, kwargs)
-        shifted = tuple(p + len(bound) for p in positions)
-        if as_tuple:
-            shifted = _ArgNums(shifted)
-        return program.grad_function(source, shifted, has_aux=has_aux, with_value=with_value)
+    def make(n_args):
+        """The generated module; for a `*args` function, one per number of positional arguments."""
+        def build(program):
+            source, bound, kwargs = _source_of(fun)
+            record.bound = (bound, kwargs)
+            if n_args is not None:
+                source = parse.with_positional(source, len(bound) + n_args - len(source.tree.args.args))
+            shifted = tuple(p + len(bound) for p in positions)
+            if as_tuple:
+                shifted = _ArgNums(shifted)
+            return program.grad_function(source, shifted, has_aux=has_aux, with_value=with_value)
 
-    generated = Generated(f"{kind} of {name}", build, key=[kind, list(positions), as_tuple, has_aux], root=fun)
+        key = [kind, list(positions), as_tuple, has_aux] + ([n_args] if n_args is not None else [])
+        record = Generated(f"{kind} of {name}", build, key=key, root=fun)
+        return record
+
+    generated = make(None)
+    by_arity = {}
 
     def call(*args, **kwargs):
-        fn = state.get("function") or state.setdefault("function", generated.function)
+        record = generated
+        if state.setdefault("varargs", _takes_varargs(fun)):
+            if len(args) not in by_arity:
+                by_arity[len(args)] = (make(len(args)), {})
+            record, cache = by_arity[len(args)]
+            call.__s2s__ = record                   # source() shows the last one called
+        else:
+            cache = state
+        fn = cache.get("function") or cache.setdefault("function", record.function)
         for p in positions:
             if p >= len(args):
                 raise TypeError(f"{kind} of {name}: argnums={argnums} but only {len(args)} positional "
                                 "argument(s) were given")
             _check_differentiable(args[p], p, kind)
-        bound, bound_kwargs = generated.bound
+        bound, bound_kwargs = record.bound
         if bound or bound_kwargs:
             result = fn(*bound, *args, **bound_kwargs, **kwargs)
         else:
@@ -179,6 +196,15 @@ def _gradient(fun, argnums, has_aux, with_value):
         return _owned(result)
 
     return _wrap(generated, call, name, kind)
+
+
+def _takes_varargs(fun):
+    """Whether `fun` (as s2s reads it) has a `*args` parameter."""
+    try:
+        source = _source_of(fun)[0]
+    except Exception:          # not readable here: the transformation itself reports it
+        return False
+    return source.tree.args.vararg is not None and source.tree.args.kwarg is None
 
 
 def _check_differentiable(value, position, kind):
@@ -256,7 +282,13 @@ def _pair(fun, n_primals):
     def build(program):
         source, bound, kwargs = _source_of(fun)
         generated.bound = (bound, kwargs)
-        mask = tuple([False] * len(bound) + [True] * n_primals)
+        source = parse.with_positional(source, len(bound) + n_primals - len(source.tree.args.args))   # *args
+        n_params = len(source.tree.args.args)
+        if len(bound) + n_primals > n_params:
+            raise TypeError(f"vjp: {source.qualname or source.name} takes {n_params} argument(s), "
+                            f"got {len(bound) + n_primals}")
+        # parameters after the primals keep their defaults (or the partial's keywords): not differentiated
+        mask = tuple([False] * len(bound) + [True] * n_primals + [False] * (n_params - len(bound) - n_primals))
         return program.reverse_pair(source, mask)
 
     generated = _Pair(f"vjp of {getattr(fun, '__name__', 'fun')}", build, key=["vjp", n_primals], root=fun)

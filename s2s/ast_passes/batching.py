@@ -861,6 +861,8 @@ class Lowering:
 
         if _has_break(block):          # a break of a loop around the branch (the loop's own are fine)
             raise Fallback("`break` under a condition that differs between examples")
+        if any(isinstance(s, gast.Raise) for s in nodes.statements(block)):
+            raise Fallback("`raise` under a condition that differs between examples")
         for n in nodes.walk_body(block, contexts=False):
             if isinstance(n, gast.Call):
                 callee = getattr(n, "s2s", None)
@@ -1449,6 +1451,11 @@ def batch_body(ctx, first=None):
     ret = body[-1]
     batcher = Batcher(ctx, second)
     out_stmts = batcher.block(body[:-1])
+    # an array parameter given unbatched that later holds batched values: batched from the start
+    entering = [p for p in ctx.params if p not in ctx.batched_params and p in second.batched
+                and second.kinds.get(p) != TREE]
+    out_stmts = _stamp([nodes.assign(p, batcher.broadcast(nodes.name(p))) for p in entering],
+                       getattr(ctx.fn, "lineno", None)) + out_stmts
     out = ret.value
     if isinstance(out, gast.Tuple):
         flags = [batcher.is_batched(e) for e in out.elts]

@@ -17,7 +17,6 @@ _UNSUPPORTED = {
                     "Define the class at module level."),
     gast.Delete: ("`del`", "Rebind the name instead of deleting it."),
     gast.NamedExpr: ("an assignment expression (`:=`)", "Assign on its own line first."),
-    gast.Raise: ("`raise`", "Check inputs before calling the transformed function."),
 }
 
 
@@ -26,7 +25,9 @@ def supported(source):
     fn = source.tree
     if isinstance(fn, gast.AsyncFunctionDef):
         raise source.error("s2s cannot transform an `async` function", fn)
-    params = {a.id for a in fn.args.args}
+    all_params = {a.id for a in fn.args.args}
+    # parameters every call site fills with a fresh array (normalize checked them) are written like locals
+    params = all_params - getattr(fn, "s2s_fresh_params", frozenset())
     if fn.args.vararg is not None or fn.args.kwarg is not None:
         raise source.error("`*args`/`**kwargs` parameters are not supported", fn,
                            suggestion="Give the function explicit parameters.")
@@ -65,7 +66,7 @@ def supported(source):
             for target in targets:
                 _check_target(source, node, target, params)
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
-            _check_mutating_call(source, node, params)
+            _check_mutating_call(source, node, all_params)
 
 
 def _aliases(fn):
@@ -128,3 +129,18 @@ def _check_mutating_call(source, stmt, params):
             raise source.error(f"`{source.line(stmt.lineno)}` changes the argument `{root}` in place, "
                                "which s2s cannot follow.", stmt, construct="",
                                suggestion="Build a new list or array and return it instead.")
+
+
+def parameters_written_in_place(fn):
+    """Parameters of `fn` written into by `p[i] = v`, `p[i] += v` or `p += v` (NumPy in place)."""
+    params = {a.id for a in fn.args.args}
+    out = set()
+    for node in nodes.walk(fn, contexts=False):
+        if isinstance(node, (gast.Assign, gast.AugAssign)):
+            for target in node.targets if isinstance(node, gast.Assign) else [node.target]:
+                for part in nodes.walk(target, contexts=False):
+                    if isinstance(part, gast.Subscript) and _root_name(part) in params:
+                        out.add(_root_name(part))
+            if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name) and node.target.id in params:
+                out.add(node.target.id)
+    return frozenset(out)

@@ -13,11 +13,13 @@ Loops over sequences become index loops (`for i in range(len(params)): W, b = pa
 `continue` and `break` are lifted so every path through a block is straight.
 """
 import builtins
+import dataclasses
 import keyword
 
 import gast
 
-from . import nodes
+from . import nodes, parse
+from .check import parameters_written_in_place
 from .resolve import Callee
 from ..runtime import primitives
 
@@ -211,6 +213,8 @@ class Normalizer:
 
     def _call(self, expr, out):
         callee = getattr(expr, "s2s", None)
+        if callee is not None and callee.kind == "user":
+            expr.s2s = callee = _with_fresh_arguments(expr, _with_positional(expr, callee))
         if isinstance(expr.func, gast.Attribute) and not is_atom(expr.func):
             expr.func.value = self.atom(expr.func.value, out)
         elif not isinstance(expr.func, (gast.Name, gast.Attribute)):
@@ -272,6 +276,8 @@ class Normalizer:
         for stmt in stmts:
             self.lineno = getattr(stmt, "lineno", self.lineno)
             self.statement(stmt, out)
+            if isinstance(stmt, gast.Raise):
+                break       # what follows never runs
         return out
 
     def statement(self, stmt, out):
@@ -329,6 +335,8 @@ class Normalizer:
         elif isinstance(stmt, gast.Assert):
             stmt.test = self.atom(stmt.test, out)
             out.append(self._stamp(stmt))
+        elif isinstance(stmt, gast.Raise):
+            out.append(self._stamp(stmt))    # kept as written: the path ends here, nothing to differentiate
         else:
             raise self.source.error(f"s2s cannot transform a `{type(stmt).__name__}` statement", stmt)
 
@@ -514,6 +522,63 @@ def _as_value(index):
 
 
 index_as_value = _as_value
+
+
+# -- helpers writing into their parameters ------------------------------------------------
+# calls that always make a new array: a helper may write into the parameter they fill
+_FRESH_ARRAYS = {"zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
+                 "array", "copy", "arange", "linspace", "eye", "identity"}
+
+
+def _with_fresh_arguments(call, callee):
+    """The callee of `g(np.zeros(2), x)` where g writes into the parameter given the fresh array:
+    a twin of g whose in-place writes of those parameters are allowed (they become index_update,
+    which is the same since no other name sees that array). Other calls keep `callee`, and g's own
+    check refuses the writes if g is transformed."""
+    fn = callee.function.python_function if callee.function is not None else None
+    if fn is None or callee.prefix_args or callee.suffix_args or callee.receiver:
+        return callee
+    tree = callee.function.tree
+    written = parameters_written_in_place(tree)
+    if not written or any(isinstance(a, gast.Starred) for a in call.args) or \
+            any(kw.arg is None for kw in call.keywords):
+        return callee
+    params = [a.id for a in tree.args.args]
+    given = dict(zip(params, call.args))
+    given.update({kw.arg: kw.value for kw in call.keywords})
+    if not all(p in given and _fresh(given[p]) for p in written):
+        return callee
+    source = dataclasses.replace(callee.function, tree=nodes.copy(tree),
+                                 python_function=parse.twin(fn, ("fresh", written)))
+    source.tree.s2s_fresh_params = written
+    return dataclasses.replace(callee, function=source)
+
+
+def _with_positional(call, callee):
+    """The callee of `g(a, b, c)` where `def g(a, *xs)`: g with parameters a, xs_0, xs_1."""
+    function = callee.function
+    if function is None or function.tree.args.vararg is None or callee.prefix_args or callee.suffix_args \
+            or callee.receiver or any(isinstance(a, gast.Starred) for a in call.args):
+        return callee
+    extra = len(call.args) - len(function.tree.args.args)
+    if extra < 0:
+        return callee
+    return dataclasses.replace(callee, function=parse.with_positional(function, extra))
+
+
+def _fresh(arg):
+    """Whether the argument expression surely makes a new array no other name holds."""
+    if isinstance(arg, (gast.BinOp, gast.UnaryOp)):
+        return True
+    if not isinstance(arg, gast.Call):
+        return False
+    callee = getattr(arg, "s2s", None)
+    if callee is None or callee.kind != "primitive":
+        return False
+    if any(kw.arg == "copy" for kw in arg.keywords):
+        return False
+    func = arg.func
+    return (func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)) in _FRESH_ARRAYS
 
 
 # -- jumps -------------------------------------------------------------------------------

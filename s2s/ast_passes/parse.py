@@ -4,6 +4,7 @@ import functools
 import linecache
 import os
 import types
+import weakref
 from dataclasses import dataclass, field
 
 import gast
@@ -148,3 +149,49 @@ def _lambda_to_def(node, code):
                           returns=None, type_comment=None, type_params=[])
     fn.lineno = node.lineno
     return fn
+
+
+_TWINS = weakref.WeakKeyDictionary()      # user function -> {key: its twin}
+
+
+def twin(fn, key):
+    """A second function object running `fn`'s code, one per (fn, key): a variant of `fn`'s tree
+    (more parameters, allowed writes) gets its own entry in every cache keyed by function."""
+    twins = _TWINS.setdefault(fn, {})
+    if key not in twins:
+        new = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+        new.__qualname__, new.__kwdefaults__ = fn.__qualname__, fn.__kwdefaults__
+        twins[key] = new
+    return twins[key]
+
+
+def with_positional(source, n):
+    """`def f(a, *xs)` called with `n` values for `xs`: `def f(a, xs_0, ..., xs_{n-1})` starting with
+    `xs = (xs_0, ...)`; `g(*xs)` inside becomes `g(xs_0, ...)` while `xs` is never rebound."""
+    fn = source.tree
+    args = fn.args
+    if args.vararg is None or args.kwarg is not None or args.kwonlyargs or n < 0:
+        return source
+    star = args.vararg.id
+    python_function = twin(source.python_function, ("positional", n)) if source.python_function else None
+    new = python_function and function(python_function)
+    tree = new.tree if new else nodes.copy(fn)
+    taken = {x.id for x in nodes.walk(tree, contexts=False) if isinstance(x, gast.Name)}
+    names = [nodes.unique_name(f"{star}_{k}", taken) for k in range(n)]
+    rebound = any(isinstance(x, gast.Name) and x.id == star and isinstance(x.ctx, gast.Store)
+                  for x in nodes.walk(tree, contexts=False))
+    if not rebound:
+        for call in nodes.walk(tree, contexts=False):
+            if isinstance(call, gast.Call):
+                call.args = [a for arg in call.args for a in (
+                    [nodes.name(m) for m in names] if isinstance(arg, gast.Starred)
+                    and isinstance(arg.value, gast.Name) and arg.value.id == star else [arg])]
+    for name_ in names:
+        param = nodes.store(name_)
+        param.ctx = gast.Param()
+        tree.args.args.append(param)
+    tree.args.vararg = None
+    pack = nodes.assign(star, nodes.tuple_([nodes.name(m) for m in names]), fn.lineno)
+    tree.body = [pack] + tree.body
+    return FunctionSource(tree=tree, filename=source.filename, globals=source.globals, closure=source.closure,
+                          qualname=source.qualname, python_function=python_function)

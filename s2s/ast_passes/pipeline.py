@@ -5,7 +5,8 @@ Passes never print, cache or compile; `s2s.codegen` turns a Program into a modul
 import gast
 
 from ..runtime import primitives
-from . import activity, batching, check, desugar, forward, inline, nodes, normalize, parse, resolve, reverse, tidy
+from . import (activity, batching, check, comprehensions, desugar, forward, inline, nodes, normalize, parse,
+               resolve, reverse, sequences, tidy)
 
 
 def prepare(source, program):
@@ -14,6 +15,9 @@ def prepare(source, program):
                                   globals=source.globals, closure=source.closure,
                                   qualname=source.qualname, python_function=source.python_function)
     source = inline.transformation_calls(source)               # s2s.jvp(g, ...) -> the jvp_g it generates
+    if program.lowers_comprehensions:                          # jit unrolls comprehensions itself
+        source = comprehensions.loops(source)                  # [f(v) for v in xs] -> a loop filling a list
+    source = sequences.appends(source)                         # t += (x,) on a local tuple -> t.append(x)
     check.supported(source)                                    # TransformError at the user's line
     resolve.names(source, program.binder, program.function_source)   # globals, closures, callees
     desugar.plainer_spellings(source.tree)                     # dict(a=x) -> {'a': x}, np.r_[...]
@@ -24,6 +28,8 @@ def prepare(source, program):
 
 class Program:
     """Collects the generated functions of one module, generating callees on demand."""
+
+    lowers_comprehensions = True
 
     def __init__(self):
         self.binder = resolve.Binder(primitives.TEMPLATE_NAMESPACE)

@@ -446,8 +446,8 @@ class Reverse:
                 total = nodes.call(nodes.name("add_tree"), [nodes.name(bar), expr])
             return [nodes.assign(bar, total)]
         live.add(name)
-        if self.kinds.get(name) == LIST:
-            expr = nodes.call(nodes.name("list"), [expr])
+        if self.kinds.get(name) == LIST:   # popped entry by entry: no None (zero) entries
+            expr = nodes.call(nodes.name("list"), [dense_of(expr, name)])
         return [nodes.assign(bar, expr)]
 
     def zeros(self, name):

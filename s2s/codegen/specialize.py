@@ -399,6 +399,7 @@ def _program():
     global _PROGRAM
     if _PROGRAM is None:
         _PROGRAM = Program()
+        _PROGRAM.lowers_comprehensions = False     # comprehensions over static iterables unroll here
     return _PROGRAM
 
 
@@ -1053,6 +1054,9 @@ class Specializer:
         raise _Return(value)
 
     def stmt_Raise(self, stmt, frame):
+        if getattr(self, "dynamic_branches", 0):
+            raise self.error("jit cannot compile a `raise` under a condition on a run-time value",
+                             "Check the inputs before calling the jitted function")
         exc = self.eval(stmt.exc, frame) if stmt.exc is not None else RuntimeError("raise")
         if has_dyn(exc):
             raise self.error("jit cannot compile `raise` with run-time values")
@@ -1104,12 +1108,14 @@ class Specializer:
         for branch in (body, orelse):
             self.restore(start)
             saved, self.block = self.block, []
+            self.dynamic_branches = getattr(self, "dynamic_branches", 0) + 1
             try:
                 status = self.exec_block(branch, frame)
             except _Return:
                 raise self.error("jit cannot compile a `return` inside an `if` on a run-time value here",
                                  "Assign the result to a variable and return once at the end") from None
             finally:
+                self.dynamic_branches -= 1
                 blocks.append(self.block)
                 self.block = saved
             states.append(self.snapshot())
