@@ -101,21 +101,14 @@ BUGS = {
     "jit-two-globals": "jit: a function reading two module-level arrays emits `const_1 = const_1`; "
                        "Numba: Variable 'const_1' is not defined",
     "jit-of-jit": "jit(jit(f)): TypeError in JitRecord.bound (cannot unpack non-iterable function object)",
-    "genexpr": "TransformError refusing sum(<generator expression> over (W, b) in params)",
     "vmap-grad-static-branch": "vmap(grad(f)): a branch on a static Python bool in a called function is "
                                "saved batched, the untaken branch runs on None: crash or wrong values",
     "repeat-grad": "no derivative rule for np.repeat",
     "repeat-jit": "jit cannot compile np.repeat on run-time values",
     "roll-grad": "no derivative rule for np.roll",
     "roll-jit": "jit cannot compile np.roll on run-time values",
-    "vmap-loop-carried-unbatched": "vmap: an unbatched argument reassigned to a batched value in a for "
-                                   "loop is passed to the batched variant of a callee on the first "
-                                   "iteration (AxisError)",
     "nested-grad": "s2s.grad called inside a transformed function: 'source of grad is not available "
                    "(defined in <@beartype(s2s.api.grad)>)'",
-    "list-of-array": "list(array) is treated as a constant: grad and jvp through list(x) are silently "
-                     "zero; so second derivatives of a function that appends to a list in a loop and "
-                     "np.vstack's it are zero on that path (its backward pass pops list(vstack_grad(...)))",
     "jit-dict-key": "jit: a dict key that is not an identifier ('log proportions') gives a SyntaxError "
                     "in the generated kernel",
     "cholesky-grad": "no derivative rule for np.linalg.cholesky",
@@ -124,9 +117,6 @@ BUGS = {
     "function-argument": "grad: calling a function held in a variable - a parameter, a default argument "
                          "(nonlinearity=np.tanh), a local alias or an attribute (self.activation): "
                          "'no derivative rule for `func`'",
-    "loop-inactive-init": "grad wrt params of a loop whose carried state starts from a non-differentiated "
-                          "argument (y = y0; for ...: y = step(y, params)) drops `y = y0` and the result: "
-                          "UnboundLocalError / 'name y is not defined'",
     "jit-array-of-scalars": "jit: np.array([t]) of run-time scalars lowers to np.stack of a tuple of "
                             "floats, which Numba rejects",
     "self-method": "grad: self.method(...) inside a method ('no derivative rule for `self.predict`')",

@@ -35,7 +35,6 @@ def test_grad_of_semi_lagrangian_objective():
     check_grad(fluid.objective_semi_lagrangian, init_velocities, rtol=1e-5, atol=1e-9)
 
 
-@bug("vmap-loop-carried-unbatched")
 def test_vmap_over_initial_velocities():
     batch = init_velocities + 0.1 * rs.randn(3, init_velocities.size)
     check_vmap(fluid.objective, batch, in_axes=0)

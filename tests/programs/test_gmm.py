@@ -53,7 +53,6 @@ def test_hvp_by_grad_of_dot_with_grad():
     assert_tree_close(s2s.grad(grad_dot)(params, direction), fd_hvp(params, direction), rtol=1e-6, atol=1e-8)
 
 
-@bug("list-of-array")
 def test_hessian_of_flat_objective():
     H = s2s.hessian(gmm.flat_objective)(theta, data, K, D)
     g = s2s.grad(gmm.flat_objective)
@@ -85,14 +84,12 @@ def test_jit_of_grad():
               rtol=1e-6, atol=1e-8)
 
 
-@bug("list-of-array")
 def test_hvp_by_jvp_of_grad_composed_directly():
     zero = np.zeros_like(data)
     _, hv = s2s.jvp(s2s.grad(gmm.objective), (params, data), (direction, zero))
     assert_tree_close(hv, fd_hvp(params, direction), rtol=1e-6, atol=1e-8)
 
 
-@bug("list-of-array")
 def test_hvp_by_vjp_of_grad():
     # the Hessian is symmetric, so the vjp of the gradient along v is H v
     _, vjp_fun = s2s.vjp(gmm_grad, params)

@@ -20,7 +20,6 @@ def test_value_and_grad_with_explicit_l2():
     check_value_and_grad(mlp.objective, params, inputs, targets, 0.3)
 
 
-@bug("genexpr")
 def test_grad_with_generator_expression_l2():
     check_grad(mlp.objective_genexpr, params, inputs, targets)
 

@@ -64,7 +64,7 @@ def test_vmap_of_grad_of_direct_variant():
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
 
 
-@bug("loop-inactive-init", "jit-array-of-scalars")
+@bug("jit-array-of-scalars")
 def test_jit_of_grad_of_direct_variant():
     check_jit(s2s.grad(ode.final_state_loss_direct), params, y0, target,
               expected=fd_grad(ode.final_state_loss_direct, (params, y0, target)), rtol=1e-6, atol=1e-8)
@@ -78,7 +78,6 @@ def test_grad_of_mlp_with_default_nonlinearity():
     check_grad(loss, params)
 
 
-@bug("loop-inactive-init")
 def test_grad_of_direct_variant_wrt_params_only():
     check_grad(ode.final_state_loss_direct, params, y0, target)
 
