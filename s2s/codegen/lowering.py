@@ -367,6 +367,8 @@ def _stack(spec, items, axis, hint):
     dtype = np.result_type(*[a.ty.dtype for a in arrays])
     arrays = [spec.cast(a, dtype) for a in arrays]
     shape = base[:axis] + (len(arrays),) + base[axis:]
+    if base == ():      # numbers: Numba's np.stack takes arrays only
+        return spec.op("array_of", arrays, Ty(dtype, shape, np.ndarray, "C"), hint, dtype=dtype)
     return spec.op("stack", arrays, Ty(dtype, shape, np.ndarray, "C"), hint, axis=axis)
 
 

@@ -260,6 +260,8 @@ class Renderer:
             return f"np.full((), {a[0]}, np.{ty.dtype.name})"
         if op == "broadcast_to":
             return f"np.broadcast_to({a[0]}, {tuple(p['shape'])!r})"
+        if op == "array_of":
+            return f"np.array([{', '.join(a)}], dtype=np.{np.dtype(p['dtype']).name})"
         if op in ("stack", "concatenate"):
             return f"np.{op}(({', '.join(a)}{',' if len(a) == 1 else ''}), axis={p['axis']})"
         if op == "stack_list":

@@ -316,7 +316,7 @@ def _sweep(block, live):
 
 # operations that only compute (no mutation, no possible failure on a loop that never runs)
 HOISTABLE = {"ew", "reduce", "matmul", "transpose", "reshape", "cast", "astype", "copy", "const", "einsum",
-             "asarray0", "broadcast_to", "dim", "size", "tuple", "tuple_get", "stack", "concatenate", "diag",
+             "asarray0", "broadcast_to", "dim", "size", "tuple", "tuple_get", "stack", "array_of", "concatenate", "diag",
              "int"}
 
 

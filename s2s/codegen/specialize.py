@@ -1218,7 +1218,13 @@ class Specializer:
         raise self.error(f"jit cannot use {_describe(value)} where {ty} is expected")
 
     def placeholder(self, ty):
+        """What a variable holds while it is None on some path. A None that meets an array is a
+        zero cotangent or tangent (add_tree(None, g) is g), which a loop specialized for the joined
+        type may read: zeros of the joined shape when it is known, not an empty array."""
         if ty.is_array:
+            if ty.shape is not None and None not in ty.shape:
+                return self.op("full", [], ty.with_(layout="C"), "placeholder", shape=tuple(ty.shape),
+                               dtype=ty.dtype, fill=0)
             return self.op("empty", [], ty.with_(layout="C"), "placeholder", shape=(0,) * ty.ndim,
                            dtype=ty.dtype)
         return Const(0, ty.dtype)

@@ -37,7 +37,6 @@ def test_vmap_over_initial_states():
     check_vmap(ode.final_state_loss, params, y0s, target, in_axes=(None, 0, None))
 
 
-@bug("jit-array-of-scalars")
 def test_jit_of_loss():
     check_jit(ode.final_state_loss, params, y0, target)
 
