@@ -402,7 +402,11 @@ class Normalizer:
             else:
                 target = self.namer.fresh("i")
             counts = []
+            outer, self._rebound = getattr(self, "_rebound", set()), set()
+            for inner in stmt.body:     # Python iterates the object it started with
+                self._rebound |= nodes.names_stored(inner)
             self._iterate(stmt.iter, stmt.target, nodes.name(target), out, body_prefix, counts)
+            self._rebound = outer
             count = counts[0]
             if len(counts) > 1:
                 count = nodes.call(nodes.name("min"), counts)
@@ -443,7 +447,7 @@ class Normalizer:
         if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Attribute) and \
                 iterable.func.attr in ("items", "keys", "values") and not iterable.args:
             # for k, v in d.items()  ->  keys = list(d); for i ...: k = keys[i]; v = d[k]
-            mapping = self.atom(iterable.func.value, out)
+            mapping = self._kept(self.atom(iterable.func.value, out), out)
             listing = nodes.call(nodes.name("list"), [mapping])
             listing.s2s = Callee("primitive", "list", primitive=primitives.by_name("list"))
             keys = self.atom(listing, out, hint="keys")
@@ -457,13 +461,21 @@ class Normalizer:
             else:
                 self.assign_to(target, self.atom(item, body, hint="item"), body)
             return
-        sequence = self.atom(iterable, out, hint="items")
+        sequence = self._kept(self.atom(iterable, out, hint="items"), out)
         counts.append(self._len(sequence))
         item = nodes.subscript(sequence, nodes.name(index.id))
         if isinstance(target, gast.Name):
             body.append(self._stamp(nodes.assign(target.id, item)))
         else:
             self.assign_to(target, self.atom(item, body, hint="item"), body)
+
+    def _kept(self, sequence, out):
+        """`sequence`, or a copy of the name when the loop body rebinds it (`for v in xs: xs = ...`)."""
+        if isinstance(sequence, gast.Name) and sequence.id in getattr(self, "_rebound", ()):
+            kept = self.namer.fresh(f"{sequence.id}_items")
+            out.append(self._stamp(nodes.assign(kept, nodes.name(sequence.id))))
+            return nodes.name(kept)
+        return sequence
 
     def _len(self, sequence):
         node = nodes.call(nodes.name("len"), [sequence])

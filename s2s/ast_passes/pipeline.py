@@ -194,6 +194,10 @@ class Program:
         if callee:
             out = fn.body[-1].value
             needed = tuple(m and bool(nodes.names_read(out) & activity.mark(fn, [p])) for p, m in zip(params, mask))
+            if not any(needed) and source.python_function is None:
+                # a lifted def or lambda has no name the caller could call: a jvp without tangents
+                self._jvps[key] = self.jvp_function(original, needed, callee=False)
+                return self._jvps[key]
             if not any(needed):
                 self._jvps[key] = None
                 return None

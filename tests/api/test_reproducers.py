@@ -190,3 +190,26 @@ def test_power_at_the_edges_follows_jax():
 def test_power_with_a_constant_exponent_reads_as_the_textbook_rule():
     text = s2s.source(s2s.grad(lambda x: np.sum(x ** 3)))
     assert "power_dx" not in text and "x ** 2" in text
+
+
+# -- found by the fuzzer (tests/fuzz), minimized -------------------------------------------------
+def test_loop_over_a_sequence_the_body_rebinds():
+    def f(x, y):
+        acc = x
+        for k, c in enumerate(acc):      # Python iterates the array it started with
+            acc = acc + c * y
+        return np.sum(acc)
+    x = np.array([-0.27, -0.02, -0.2])
+    gx, gy = s2s.grad(f, argnums=(0, 1))(x, 0.3)
+    np.testing.assert_allclose(gx, numerical_grad(f, (x, 0.3)), rtol=1e-6)
+    np.testing.assert_allclose(gy, numerical_grad(f, (x, 0.3), argnum=1), rtol=1e-6)
+    np.testing.assert_allclose(s2s.vmap(f)(np.stack([x, 2 * x]), np.array([1.0, 2.0])), [f(x, 1.0), f(2 * x, 2.0)])
+
+
+def test_jvp_through_a_local_lambda_with_a_constant_result():
+    def f(x):
+        g0 = lambda z: 0.5
+        return g0(x) * np.sum(x)
+    x = np.array([-0.33, 0.44, 0.05])
+    out, tangent = s2s.jvp(f, (x,), (np.ones(3),))
+    np.testing.assert_allclose((out, tangent), (f(x), 1.5))
