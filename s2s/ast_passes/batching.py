@@ -300,7 +300,7 @@ class Analysis:
 
         if isinstance(value, (gast.Name, gast.Constant)):
             return _join([part(value)])
-        if isinstance(value, gast.BinOp):
+        if isinstance(value, gast.BinOp) and not isinstance(value.op, gast.MatMult):   # x @ x drops axes
             return _join([part(value.left), part(value.right)])
         if isinstance(value, gast.UnaryOp):
             return _join([part(value.operand)])

@@ -213,3 +213,15 @@ def test_jvp_through_a_local_lambda_with_a_constant_result():
     x = np.array([-0.33, 0.44, 0.05])
     out, tangent = s2s.jvp(f, (x,), (np.ones(3),))
     np.testing.assert_allclose((out, tangent), (f(x), 1.5))
+
+
+def test_vmap_aligns_a_matmul_result_that_has_fewer_axes():
+    f = lambda x: np.sum(x + x @ x) + (x + x @ x) @ x
+    batch = np.array([[-0.44, -1.57, -1.31], [0.2, 0.4, -0.9], [1.0, 0.5, 0.25]])   # B == length: no broadcast error
+    np.testing.assert_allclose(s2s.vmap(f)(batch), [f(b) for b in batch])
+    x = batch[0]
+    g = lambda x: (x + x @ x) @ (x + x @ x)
+    H = s2s.hessian(g)(x)
+    np.testing.assert_allclose(H, H.T, rtol=1e-10)
+    np.testing.assert_allclose(H, np.array([numerical_grad(lambda z: s2s.grad(g)(z)[i], (x,)) for i in range(3)]),
+                               rtol=1e-6)
