@@ -154,6 +154,9 @@ class Forward:
         op = operations.operation(value)
         if op.kind == "opaque" and name in self.needed and not isinstance(value, _NOT_DIFFERENTIABLE):
             self.check_no_tangent(op, stmt, state)
+        if op.kind == "user" and op.callee.function.python_function is None and not self.trials and \
+                not any(isinstance(a, gast.Name) and a.id in state.has for a in op.by_parameter()):
+            return self.lifted_plain_call(stmt, op, name, state)
         if name not in self.active:
             state.has.discard(name)
             return [stmt]
@@ -258,6 +261,17 @@ class Forward:
         if prim.name in ("add", "subtract") and _fills_result(op, active_slots):
             expr = _unwrap_broadcast(expr)
         return expr
+
+    def lifted_plain_call(self, stmt, op, name, state):
+        """A lifted def or lambda has no module-level name: call its jvp, which takes no tangents."""
+        jvp_name, _, _ = self.callees(op.callee.function, tuple(False for _ in op.by_parameter()))
+        unused = self.namer.fresh(f"{name}_dot")
+        call = nodes.call(nodes.name(jvp_name), [nodes.copy(a) for a in op.args],
+                          {k: nodes.copy(v) for k, v in op.keywords.items()})
+        new = nodes.assign(nodes.tuple_([nodes.store(name), nodes.store(unused)], gast.Store()), call)
+        new.lineno = getattr(stmt, "lineno", None)
+        state.has.discard(name)
+        return [new]
 
     def user_call(self, stmt, op, name, state):
         """`y = g(a, b)` -> `y, y_dot = jvp_g(a, b, a_dot)` when some argument carries a tangent."""

@@ -78,6 +78,18 @@ class Reverse:
                 if op.kind == "user":
                     bound = op.by_parameter()
                     mask = tuple(a is not None and bool(operations.slot_names(a) & self.active) for a in bound)
+                    if not any(mask) and op.callee.function.python_function is None and \
+                            isinstance(stmt.targets[0], gast.Name):
+                        # a lifted def or lambda has no module-level name: call its forward sweep
+                        forward_name, _ = self.callees(op.callee.function, mask)
+                        call = nodes.call(nodes.name(forward_name), [nodes.copy(a) for a in op.args],
+                                          {k: v for k, v in op.keywords.items()})
+                        unused = self.namer.fresh(f"{op.callee.function.name}_saved")
+                        new = nodes.assign(nodes.tuple_([nodes.store(stmt.targets[0].id), nodes.store(unused)],
+                                                        gast.Store()), call)
+                        new.lineno = stmt.lineno
+                        out.append(new)
+                        continue
                     if any(mask):
                         forward_name, backward_name = self.callees(op.callee.function, mask)
                         target = stmt.targets[0]

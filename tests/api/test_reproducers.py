@@ -225,3 +225,15 @@ def test_vmap_aligns_a_matmul_result_that_has_fewer_axes():
     np.testing.assert_allclose(H, H.T, rtol=1e-10)
     np.testing.assert_allclose(H, np.array([numerical_grad(lambda z: s2s.grad(g)(z)[i], (x,)) for i in range(3)]),
                                rtol=1e-6)
+
+
+def test_local_lambda_called_with_constants_in_every_mode():
+    def f(x):
+        g0 = lambda z: z
+        u1 = g0(0.059)
+        return u1 + np.sum(x * g0(2.0))
+    x = np.array([1.39, 1.45, 0.5])
+    np.testing.assert_allclose(s2s.grad(f)(x), np.full(3, 2.0))
+    np.testing.assert_allclose(s2s.jvp(f, (x,), (np.ones(3),)), (f(x), 6.0))
+    np.testing.assert_allclose(s2s.vjp(f, x)[1](1.0)[0], np.full(3, 2.0))
+    np.testing.assert_allclose(s2s.vmap(f)(np.stack([x, 2 * x])), [f(x), f(2 * x)])
