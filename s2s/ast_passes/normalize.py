@@ -44,14 +44,14 @@ class Namer:
         if base[0].isdigit():
             base = "v" + base
         candidate, k = base, 0
-        while candidate in self.taken or _shadows(candidate):     # never `len = len(x)`
+        while candidate in self.taken or shadows(candidate):     # never `len = len(x)`
             k += 1
             candidate = f"{base}_{k}"
         self.taken.add(candidate)
         return candidate
 
 
-def _shadows(name):
+def shadows(name):
     return keyword.iskeyword(name) or hasattr(builtins, name)
 
 

@@ -44,7 +44,7 @@ def _unary_rule(name):
 
 def _binary_rule(name):
     def apply(spec, slots, impl, hint=None):
-        x, y = slots["x"], slots["y"]
+        x, y = list(slots.values())[:2]         # the row's operands in order (arctan2 names them y, x)
         if name in ("builtin_max", "builtin_min"):
             impl = UFUNC[name]
         return spec.ew(name, impl if impl is not None else UFUNC[name], [x, y], hint or spec.hint(name, x, y))

@@ -166,9 +166,10 @@ class Renderer:
         key = (array.dtype.str, array.shape, array.tobytes())
         name = self.const_names.get(key)
         if name is None:
-            name = f"const_{len(self.const_names)}"
+            name = self.spec.namer.fresh("const")     # never a name the function uses
             self.const_names[key] = name
-            self.namespace[name] = np.ascontiguousarray(array)
+            # np.ascontiguousarray makes a 0-d array 1-d: copy only what is not C-contiguous
+            self.namespace[name] = array if array.flags.c_contiguous else np.ascontiguousarray(array)
         return name
 
     def index(self, parts):

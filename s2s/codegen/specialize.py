@@ -566,7 +566,7 @@ class Namer(normalize.Namer):
             _CLEAN[base] = clean
         k = self.last.get(clean, 0)
         candidate = clean if k == 0 else f"{clean}_{k}"
-        while candidate in self.taken:
+        while candidate in self.taken or normalize.shadows(candidate):     # never `not = (not a)`
             k += 1
             candidate = f"{clean}_{k}"
         self.taken.add(candidate)

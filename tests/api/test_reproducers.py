@@ -237,3 +237,59 @@ def test_local_lambda_called_with_constants_in_every_mode():
     np.testing.assert_allclose(s2s.jvp(f, (x,), (np.ones(3),)), (f(x), 6.0))
     np.testing.assert_allclose(s2s.vjp(f, x)[1](1.0)[0], np.full(3, 2.0))
     np.testing.assert_allclose(s2s.vmap(f)(np.stack([x, 2 * x])), [f(x), f(2 * x)])
+
+
+def test_jit_keeps_the_operand_order_of_arctan2():
+    # arctan2's row names its operands (y, x); the compiled code passed them as (x, y)
+    def f(y, x):
+        return np.arctan2(y, x) + np.sum(np.arctan2(np.array([y, 1.0]), x))
+
+    jf = s2s.jit(f)
+    jf(0.3, 2.0)
+    jf.__s2s__.wait()
+    np.testing.assert_allclose(jf(0.3, 2.0), f(0.3, 2.0), rtol=1e-12)
+
+
+def _compiled(fn, *args):
+    jf = s2s.jit(fn)
+    jf(*args)
+    jf.__s2s__.wait()
+    return jf(*args)
+
+
+C2 = np.array([-0.750, -0.741, -0.465])
+C6 = np.array([[-0.585, -0.864, 0.185], [-0.107, 0.043, 0.192], [-0.195, 0.943, -0.104]])
+
+
+def test_jit_folded_constants_never_take_a_local_name():
+    # the folded arcsin(...)[2] was stored as `const_1`, a name the function already used for C2
+    def f(x, y):
+        s = np.max(y * C2) * 0.5 + np.sin(y)
+        e = np.arcsin(0.5 * np.tanh(C6))[2] if C2[1] < s else np.sqrt(x * x + 1.0) ** 3
+        return np.sum(np.sin(e)) + np.sum(C2 * s)
+
+    x = np.array([0.3, -0.2, 0.5])
+    np.testing.assert_allclose(_compiled(f, x, 0.7), f(x, 0.7), rtol=1e-12)
+
+
+def test_jit_zero_dimensional_constant_stays_a_scalar():
+    # a folded logsumexp of constants is a 0-d array; it was stored 1-d and the result had shape (1,)
+    from scipy.special import logsumexp
+
+    def f(x):
+        return logsumexp([0.463, 0.463]) + np.sum(x)
+
+    x = np.array([-1.09, 0.48, -1.98])
+    out = _compiled(f, x)
+    assert np.shape(out) == ()
+    np.testing.assert_allclose(out, f(x), rtol=1e-12)
+
+
+def test_jit_names_never_a_keyword():
+    # jit of grad of a function branching on `if y:` named a temporary `not`
+    def f(x, y):
+        b = 0.5 if y else np.mean(x)
+        return b + np.dot(np.array([0.1, 0.4, 0.2]), x)
+
+    x = np.array([-1.09, 0.48, -1.98])
+    np.testing.assert_allclose(_compiled(s2s.grad(f), x, 0.52), s2s.grad(f)(x, 0.52), rtol=1e-12)

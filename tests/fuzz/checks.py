@@ -311,8 +311,9 @@ def check_vmap(ctx):
 
 def check_jit(ctx):
     jf = s2s.jit(ctx.fun)
-    out = jf(*ctx.args)
-    out2 = jf(*ctx.args)        # the compiled path, in case the first call ran the fallback
+    out = jf(*ctx.args)         # may run the fallback while Numba compiles
+    jf.__s2s__.wait()
+    out2 = jf(*ctx.args)        # the compiled path
     err, scale = max_error([out, out2], [ctx.value, ctx.value])
     if not err <= RTOL_EXACT * scale:
         return Outcome("wrong", f"jit(f) = {out!r}, {out2!r}, f = {ctx.value!r}")
@@ -323,6 +324,7 @@ def check_jit_grad(ctx):
     expected = ctx.s2s_grad if ctx.s2s_grad is not None else ctx.ref[0]
     jg = s2s.jit(s2s.grad(ctx.fun))
     g1 = jg(*ctx.args)
+    jg.__s2s__.wait()
     g2 = jg(*ctx.args)
     err, scale = max_error([g1, g2], [expected, expected])
     if not err <= RTOL1 * scale:

@@ -98,8 +98,6 @@ def check_vmap(fun, *args, in_axes, rtol=1e-10, atol=1e-12):
 
 # -- s2s bugs these programs hit (see /work/notes/programs.md for minimized reproducers) ------------
 BUGS = {
-    "jit-two-globals": "jit: a function reading two module-level arrays emits `const_1 = const_1`; "
-                       "Numba: Variable 'const_1' is not defined",
     "jit-of-jit": "jit(jit(f)): TypeError in JitRecord.bound (cannot unpack non-iterable function object)",
     "vmap-grad-static-branch": "vmap(grad(f)): a branch on a static Python bool in a called function is "
                                "saved batched, the untaken branch runs on None: crash or wrong values",
@@ -117,8 +115,6 @@ BUGS = {
     "function-argument": "grad: calling a function held in a variable - a parameter, a default argument "
                          "(nonlinearity=np.tanh), a local alias or an attribute (self.activation): "
                          "'no derivative rule for `func`'",
-    "jit-array-of-scalars": "jit: np.array([t]) of run-time scalars lowers to np.stack of a tuple of "
-                            "floats, which Numba rejects",
     "self-method": "grad: self.method(...) inside a method ('no derivative rule for `self.predict`')",
     "callable-object": "grad: calling an object with __call__ ('no derivative rule for `layer`')",
     "varargs": "TransformError refusing a `*args` parameter (autograd's concat_and_multiply(weights, *args))",

@@ -38,12 +38,10 @@ def test_vmap_of_grad_gives_per_example_gradients():
     np.testing.assert_allclose(per_example.sum(0), s2s.grad(lr.training_loss)(weights), rtol=1e-10)
 
 
-@bug("jit-two-globals")
 def test_jit_of_training_loss():
     check_jit(lr.training_loss, weights)
 
 
-@bug("jit-two-globals")
 def test_jit_of_grad():
     check_jit(s2s.grad(lr.training_loss), weights, expected=fd_grad(lr.training_loss, (weights,)), rtol=1e-6)
 
@@ -52,7 +50,6 @@ def test_jit_of_regularized_loss_with_one_global_array_each():
     check_jit(lr.example_loss, weights, lr.inputs[0], True)
 
 
-@bug("jit-two-globals")
 def test_training_with_jit_of_grad():
     step = s2s.jit(s2s.grad(lr.training_loss))
     step(weights)

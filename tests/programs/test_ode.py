@@ -63,7 +63,6 @@ def test_vmap_of_grad_of_direct_variant():
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
 
 
-@bug("jit-array-of-scalars")
 def test_jit_of_grad_of_direct_variant():
     check_jit(s2s.grad(ode.final_state_loss_direct), params, y0, target,
               expected=fd_grad(ode.final_state_loss_direct, (params, y0, target)), rtol=1e-6, atol=1e-8)
