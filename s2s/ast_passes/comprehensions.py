@@ -193,61 +193,37 @@ class _Lowering:
 
 
 def _names_outside_comprehensions(fn):
-    """Names used anywhere except as the variable of a comprehension that binds it there."""
-    out = set()
-
-    def visit(node, scope):
-        if isinstance(node, gast.Name):
-            if node.id not in scope:
-                out.add(node.id)
-            return
-        if isinstance(node, _COMPREHENSIONS):
-            inner = set(scope)
-            for k, gen in enumerate(node.generators):
-                visit(gen.iter, scope if k == 0 else inner)
-                inner |= nodes.names_stored(gen.target)
-                for cond in gen.ifs:
-                    visit(cond, inner)
-            for part in ("elt", "key", "value"):
-                if hasattr(node, part):
-                    visit(getattr(node, part), inner)
-            return
-        for child in gast.iter_child_nodes(node):
-            visit(child, scope)
-
-    visit(fn, frozenset())
-    return out
+    """Names used anywhere except where a comprehension (or lambda) binds them."""
+    return {n.id for n in _free_names(fn, frozenset())}
 
 
 def _renamed(node, mapping):
     """A copy of `node` with the names in `mapping` replaced, respecting inner rebindings."""
     node = nodes.copy(node)
-    if not mapping:
-        return node
-    _rename(node, dict(mapping))
+    for n in _free_names(node, frozenset()) if mapping else ():
+        n.id = mapping.get(n.id, n.id)
     return node
 
 
-def _rename(node, mapping):
+def _free_names(node, bound):
+    """The Name nodes under `node` not bound by a comprehension or lambda inside it (nor in `bound`)."""
     if isinstance(node, gast.Name):
-        if node.id in mapping:
-            node.id = mapping[node.id]
+        if node.id not in bound:
+            yield node
         return
     if isinstance(node, _COMPREHENSIONS):
-        inner = dict(mapping)
+        inner = set(bound)
         for k, gen in enumerate(node.generators):
-            _rename(gen.iter, mapping if k == 0 else inner)
-            for bound in nodes.names_stored(gen.target):
-                inner.pop(bound, None)
+            yield from _free_names(gen.iter, bound if k == 0 else frozenset(inner))
+            inner |= nodes.names_stored(gen.target)
             for cond in gen.ifs:
-                _rename(cond, inner)
+                yield from _free_names(cond, frozenset(inner))
         for part in ("elt", "key", "value"):
             if hasattr(node, part):
-                _rename(getattr(node, part), inner)
+                yield from _free_names(getattr(node, part), frozenset(inner))
         return
     if isinstance(node, gast.Lambda):
-        inner = {k: v for k, v in mapping.items() if k not in {a.id for a in node.args.args}}
-        _rename(node.body, inner)
+        yield from _free_names(node.body, bound | {a.id for a in node.args.args})
         return
     for child in gast.iter_child_nodes(node):
-        _rename(child, mapping)
+        yield from _free_names(child, bound)

@@ -150,18 +150,18 @@ def repro_script(source, program, check):
             text = f"np.array({np.array2string(a, separator=', ')})" if isinstance(a, np.ndarray) else repr(a)
             lines.append(f"{n} = {text}")
     call = ", ".join(names)
-    if check == "grad":
-        lines.append(f"print(s2s.grad(f)({call}))")
-    elif check == "hessian":
-        lines.append(f"print(s2s.hessian(f)({call}))")
-    elif check == "jvp":
-        lines.append(f"print(s2s.jvp(f, ({call},), tuple(np.ones_like(a) * 1.0 for a in ({call},))))")
-    elif check == "vjp":
-        lines.append(f"out, back = s2s.vjp(f, {call})\nprint(back(1.0))")
-    elif check == "vmap":
-        lines.append(f"print(s2s.vmap(f)(*[np.stack([a, a * 0.5, -a]) for a in ({call},)]))")
-    elif check == "jit":
-        lines.append(f"print(s2s.jit(f)({call}), f({call}))")
-    elif check == "jit_grad":
-        lines.append(f"print(s2s.jit(s2s.grad(f))({call}), s2s.grad(f)({call}))")
+    lines.append(_REPRO[check].format(call=call))
     return "\n".join(lines) + "\n"
+
+
+# the line of a reproducer script that runs each check on f({call})
+_REPRO = {
+    "grad": "print(s2s.grad(f)({call}))",
+    "hessian": "print(s2s.hessian(f)({call}))",
+    "jvp": "print(s2s.jvp(f, ({call},), tuple(np.ones_like(a) * 1.0 for a in ({call},))))",
+    "vjp": "out, back = s2s.vjp(f, {call})\nprint(back(1.0))",
+    "vmap": "print(s2s.vmap(f)(*[np.stack([a, a * 0.5, -a]) for a in ({call},)]))",
+    "jit": "f_jit = s2s.jit(f)\nf_jit({call})\nf_jit.__s2s__.wait()\nprint(f_jit({call}), f({call}))",
+    "jit_grad": "g_jit = s2s.jit(s2s.grad(f))\ng_jit({call})\ng_jit.__s2s__.wait()\n"
+                "print(g_jit({call}), s2s.grad(f)({call}))",
+}

@@ -686,12 +686,17 @@ def zip_grad(g, iterables):
                              "keys?); build the dict with a loop instead")
     out = []
     for i in range(len(iterables)):
-        column = []
-        if g is not None:
-            for row in g:
-                column.append(None if row is None else row[i])
-        out.append(sequence_grad(column, iterables[i]))
+        out.append(sequence_grad(_column(g, i), iterables[i]))
     return tuple(out)
+
+
+def _column(rows, i):
+    """Entry `i` of each row of a cotangent (None for a row that has none; no rows when None)."""
+    column = []
+    if rows is not None:
+        for row in rows:
+            column.append(None if row is None else row[i])
+    return column
 
 
 def zip_tangent(tangents, iterables):
@@ -704,10 +709,7 @@ def zip_tangent(tangents, iterables):
 
 def enumerate_grad(g, args):
     """Cotangents of the arguments of `enumerate(iterable, start)` from that of its (index, entry) pairs."""
-    column = []
-    if g is not None:
-        for row in g:
-            column.append(None if row is None else row[1])
+    column = _column(g, 1)
     if len(args) > 1:
         return (sequence_grad(column, args[0]), zeros_like_tree(args[1]))
     return (sequence_grad(column, args[0]),)
@@ -804,31 +806,22 @@ def dict_tangent(tangent, mapping, out):
         raise ValueError("s2s cannot follow the tangent of dict() of pairs with repeated keys; "
                          "build the dict with a loop instead")
     result = {}
-    j = 0
-    for k in out:
+    for j, k in enumerate(out):
         result[k] = pairs[j][1]
-        j += 1
     return result
 
 
 def dict_values_grad(g, d):
     """The cotangent of `d` in `d.values()` (and `list(d.values())`)."""
     out = {}
-    j = 0
-    for k in d:
+    for j, k in enumerate(d):
         out[k] = None if g is None else g[j]
-        j += 1
     return out
 
 
 def dict_items_grad(g, d):
     """The cotangent of `d` in `d.items()`: the value part of each (key, value) pair."""
-    out = {}
-    j = 0
-    for k in d:
-        out[k] = None if g is None or g[j] is None else g[j][1]
-        j += 1
-    return out
+    return dict_values_grad(None if g is None else _column(g, 1), d)
 
 
 def dict_get_grad(g, d, key):
