@@ -1310,15 +1310,31 @@ class Batcher:
         helper = self.ctx.helper
 
         class Take(gast.NodeTransformer):
+            """Batched names read as their example; a lambda made here keeps the example it was
+            made for (`lambda q, example=example: ...`, not the loop's last one)."""
+
+            def __init__(self, names):
+                self.names = names
+                self.took = False
+
             def visit_Name(self, node):
-                if isinstance(node.ctx, gast.Load) and node.id in batch_names:
+                if isinstance(node.ctx, gast.Load) and node.id in self.names:
+                    self.took = True
                     if kinds.get(node.id) == ARRAY:
                         return nodes.subscript(node, nodes.name(example))
                     return nodes.call(helper("take_example"), [node, nodes.name(example)])
                 return node
 
-        batch_names = self.batched
-        per = Take().visit(per)
+            def visit_Lambda(self, node):
+                inner = Take(self.names - nodes.names_stored(node.args))
+                node.body = inner.visit(node.body)
+                if inner.took:
+                    node.args.args.append(nodes.param(example))
+                    node.args.defaults.append(nodes.name(example))
+                    self.took = True
+                return node
+
+        per = Take(set(self.batched)).visit(per)
         loop_range = nodes.call("range", [self.ctx.size_node()])
         if target is None:
             return [nodes.for_(example, loop_range, [nodes.expr(per)])]

@@ -20,7 +20,7 @@ import gast
 
 from . import nodes
 
-_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+_COMPREHENSIONS = nodes.COMPREHENSIONS
 # builtins that iterate a generator once, whole, and that s2s follows on a list (`tuple` and `sorted`
 # are not differentiated: tuple(gen) stays a generator, which the transformations refuse)
 _CONSUMERS = {"sum", "min", "max", "any", "all", "list"}
@@ -194,36 +194,12 @@ class _Lowering:
 
 def _names_outside_comprehensions(fn):
     """Names used anywhere except where a comprehension (or lambda) binds them."""
-    return {n.id for n in _free_names(fn, frozenset())}
+    return {n.id for n in nodes.free_names(fn)}
 
 
 def _renamed(node, mapping):
     """A copy of `node` with the names in `mapping` replaced, respecting inner rebindings."""
     node = nodes.copy(node)
-    for n in _free_names(node, frozenset()) if mapping else ():
+    for n in nodes.free_names(node) if mapping else ():
         n.id = mapping.get(n.id, n.id)
     return node
-
-
-def _free_names(node, bound):
-    """The Name nodes under `node` not bound by a comprehension or lambda inside it (nor in `bound`)."""
-    if isinstance(node, gast.Name):
-        if node.id not in bound:
-            yield node
-        return
-    if isinstance(node, _COMPREHENSIONS):
-        inner = set(bound)
-        for k, gen in enumerate(node.generators):
-            yield from _free_names(gen.iter, bound if k == 0 else frozenset(inner))
-            inner |= nodes.names_stored(gen.target)
-            for cond in gen.ifs:
-                yield from _free_names(cond, frozenset(inner))
-        for part in ("elt", "key", "value"):
-            if hasattr(node, part):
-                yield from _free_names(getattr(node, part), frozenset(inner))
-        return
-    if isinstance(node, gast.Lambda):
-        yield from _free_names(node.body, bound | {a.id for a in node.args.args})
-        return
-    for child in gast.iter_child_nodes(node):
-        yield from _free_names(child, bound)

@@ -17,6 +17,10 @@ def store(id_):
     return name(id_, gast.Store())
 
 
+def param(id_):
+    return name(id_, gast.Param())
+
+
 def const(value):
     return gast.Constant(value=value, kind=None)
 
@@ -104,7 +108,7 @@ def is_comment(stmt):
 
 
 def function(name_, params, body, defaults=()):
-    args = gast.arguments(args=[store(p) if isinstance(p, str) else p for p in params],
+    args = gast.arguments(args=[param(p) if isinstance(p, str) else p for p in params],
                           posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[],
                           kwarg=None, defaults=list(defaults))
     for a in args.args:
@@ -400,3 +404,30 @@ def names_stored(node):
 AST = gast.AST
 _Name = gast.Name
 _CONTEXTS = gast.expr_context
+
+
+COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+
+
+def free_names(node, bound=frozenset()):
+    """The Name nodes under `node` not bound by a comprehension or lambda inside it (nor in `bound`)."""
+    if isinstance(node, gast.Name):
+        if node.id not in bound:
+            yield node
+        return
+    if isinstance(node, COMPREHENSIONS):
+        inner = set(bound)
+        for k, gen in enumerate(node.generators):
+            yield from free_names(gen.iter, bound if k == 0 else frozenset(inner))
+            inner |= names_stored(gen.target)
+            for cond in gen.ifs:
+                yield from free_names(cond, frozenset(inner))
+        for part in ("elt", "key", "value"):
+            if hasattr(node, part):
+                yield from free_names(getattr(node, part), frozenset(inner))
+        return
+    if isinstance(node, gast.Lambda):
+        yield from free_names(node.body, bound | {a.id for a in node.args.args})
+        return
+    for child in gast.iter_child_nodes(node):
+        yield from free_names(child, bound)

@@ -59,13 +59,7 @@ class Binder:
 
 def local_names(fn_tree):
     """Parameters, assigned names and nested functions of a function."""
-    return _scope_names(fn_tree)[0]
-
-
-def _scope_names(fn_tree):
-    """(local names, names bound by comprehensions: they are local to the comprehension)."""
     names = {a.id for a in fn_tree.args.args}
-    comprehension_names = set()
     for node in nodes.walk(fn_tree, contexts=False):
         kind = type(node)
         if kind is gast.Name:
@@ -73,18 +67,16 @@ def _scope_names(fn_tree):
                 names.add(node.id)
         elif kind is gast.FunctionDef and node is not fn_tree:
             names.add(node.name)
-        elif kind is gast.comprehension:
-            comprehension_names |= nodes.names_stored(node.target)
-    return names, comprehension_names
+    return names
 
 
 def names(source, binder, function_sources):
     """Resolve `source.tree` in place; returns {lifted name: FunctionSource} for nested defs."""
     fn = source.tree
-    locals_, comp_names = _scope_names(fn)
+    locals_ = local_names(fn)
     lifted = _lift_nested(source, locals_)
     if lifted:
-        locals_, comp_names = _scope_names(fn)
+        locals_ = local_names(fn)
     renames = {}
 
     def lookup(name_):
@@ -99,9 +91,9 @@ def names(source, binder, function_sources):
         reads.note_name(where, name_, value)
         return value
 
-    for node in nodes.walk(fn, contexts=False):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-            if node.id in locals_ or node.id in comp_names or node.id in lifted:
+    for node in nodes.free_names(fn):       # not those a comprehension or lambda binds
+        if isinstance(node.ctx, gast.Load):
+            if node.id in locals_ or node.id in lifted:
                 continue
             try:
                 value = lookup(node.id)

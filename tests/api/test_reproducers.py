@@ -293,3 +293,31 @@ def test_jit_names_never_a_keyword():
 
     x = np.array([-1.09, 0.48, -1.98])
     np.testing.assert_allclose(_compiled(s2s.grad(f), x, 0.52), s2s.grad(f)(x, 0.52), rtol=1e-12)
+
+
+def _apply(fn, a):
+    return fn(a)
+
+
+def test_vmap_of_a_lambda_reading_a_batched_local_keeps_each_example():
+    # the per-example loop made `lambda q: x[example] @ x[example]`: every lambda saw the last example
+    def f(x):
+        return _apply(lambda q: x @ x, x)
+
+    def g(x):                               # its parameter is read too (was "name `q` is not defined")
+        return _apply(lambda q: np.sum(x * q), x)
+
+    def h(x):                               # a lambda parameter shadowing the batched name
+        return _apply(lambda x: np.sum(x * 2.0), x) + np.sum(x)
+
+    xs = np.stack([np.array([0.3, 0.8, 0.5]) * c for c in (1.0, 0.5, -1.0)])
+    for fn in (f, g, h):
+        np.testing.assert_allclose(s2s.vmap(fn)(xs), [fn(r) for r in xs], rtol=1e-12)
+
+
+def test_calling_a_lambda_expression_is_refused_with_a_clear_message():
+    def f(x):
+        return (lambda q: np.sum(x * q))(x)
+
+    with pytest.raises(s2s.TransformError, match="calling the result of an expression"):
+        s2s.grad(f)(np.ones(3))
