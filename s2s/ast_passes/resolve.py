@@ -42,6 +42,7 @@ class Binder:
 
     def __init__(self, reserved):
         self.values = dict(reserved)           # name -> value
+        self.bound_sources = {}                # callees with function parameters bound (resolve)
         self._ids = {id(v): k for k, v in reserved.items()}
 
     def bind(self, preferred, value):
@@ -155,7 +156,76 @@ def _classify_call(node, source, binder, locals_, lifted, function_sources):
                 return Callee("primitive", label, primitive=prim, signature=signature, receiver=True)
             return Callee("opaque", label, receiver=True)
         return Callee("opaque", label)
-    return classify_value(value, label, binder, function_sources)
+    callee = classify_value(value, label, binder, function_sources)
+    if callee.kind == "user" and isinstance(value, types.FunctionType) and not callee.prefix_args:
+        _bind_function_arguments(node, callee, binder)
+    return callee
+
+
+def _known_function(node):
+    """The function a call argument names at transform time (a module-level function or a NumPy
+    function with rules), or None for anything else (a local, an array, a lambda)."""
+    try:
+        value = _static_value(node)
+    except KeyError:
+        return None
+    if isinstance(value, types.FunctionType) or primitives.lookup(value) is not None:
+        return value
+    return None
+
+
+def _bind_function_arguments(node, callee, binder):
+    """`rk4_step(nn_dynamics, y, ...)`, `nn_predict(params, x)` with `nonlinearity=np.tanh` by
+    default: a parameter that receives a known function is bound to it in a copy of the callee
+    (a closure name), so calls through it resolve like calls of the function itself."""
+    source = callee.function
+    args = source.tree.args
+    if args.vararg is not None or args.kwarg is not None or args.posonlyargs or args.kwonlyargs:
+        return
+    if any(isinstance(a, gast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+        return
+    params = [a.id for a in args.args]
+    defaults = dict(zip(params[len(params) - len(args.defaults):], args.defaults))
+    stored = {n.id for n in nodes.walk(source.tree, contexts=False)
+              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    python_defaults = getattr(source.python_function, "__defaults__", None) or ()
+    default_values = dict(zip(params[len(params) - len(python_defaults):], python_defaults))
+    keywords = {k.arg: k for k in node.keywords}
+    bound = {}
+    for k, p in enumerate(params):
+        if p in stored or p in source.closure:
+            continue
+        if k < len(node.args):
+            value = _known_function(node.args[k])
+        elif p in keywords:
+            value = _known_function(keywords[p].value)
+        elif p in defaults and p in default_values:
+            value = default_values[p]
+            value = value if isinstance(value, types.FunctionType) or primitives.lookup(value) else None
+        else:
+            return
+        if value is not None:
+            bound[p] = value
+    if not bound:
+        return
+    # positional arguments precede the keyword and default ones: dropping the bound parameters
+    # from both the call and the copy keeps every other argument at its parameter
+    node.args = [a for k, a in enumerate(node.args) if params[k] not in bound]
+    node.keywords = [kw for kw in node.keywords if kw.arg not in bound]
+    base = getattr(source, "bound_from", None) or (source, {})
+    key = (id(base[0]), tuple(sorted((p, id(v)) for p, v in {**base[1], **bound}.items())))
+    known = binder.bound_sources.get(key)       # the same binding again (recursion) is the same callee
+    if known is None:
+        tree = nodes.copy(source.tree)
+        tree.args.args = [a for a in tree.args.args if a.id not in bound]
+        first_default = len(params) - len(args.defaults)
+        tree.args.defaults = [d for k, d in enumerate(tree.args.defaults, first_default) if params[k] not in bound]
+        known = parse.FunctionSource(
+            tree=tree, filename=source.filename, globals=source.globals, closure={**source.closure, **bound},
+            qualname=source.qualname)
+        known.bound_from = (base[0], {**base[1], **bound})
+        binder.bound_sources[key] = known
+    callee.function = known
 
 
 def classify_value(value, label, binder, function_sources):

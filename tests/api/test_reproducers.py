@@ -321,3 +321,50 @@ def test_calling_a_lambda_expression_is_refused_with_a_clear_message():
 
     with pytest.raises(s2s.TransformError, match="calling the result of an expression"):
         s2s.grad(f)(np.ones(3))
+
+
+# -- a known function passed as an argument (autograd's odeint(func, ...), nonlinearity=np.tanh) --
+def _square_plus(v, c):
+    return v * v + c
+
+
+def _step(func, y, c):
+    return func(y, c) + func(y * 0.5, c)
+
+
+def _integrate(func, y, c, n=3):
+    for _ in range(n):
+        y = _step(func, y, c) * 0.3
+    return y
+
+
+def _layer(w, x, nonlinearity=np.tanh):
+    return nonlinearity(w * x)
+
+
+def _repeat(func, y, n):
+    if n == 0:
+        return y
+    return _repeat(func, func(y, 0.1), n - 1)
+
+
+def test_a_known_function_passed_as_an_argument_is_called_through():
+    def loss(y, c):
+        return np.sum(_integrate(_square_plus, y, c)) + np.sum(_layer(c, y)) \
+            + np.sum(_layer(c, y, np.sin)) + np.sum(_repeat(_square_plus, y, 2))
+
+    y, c = np.array([0.3, -0.2]), 0.4
+    for k in (0, 1):
+        np.testing.assert_allclose(s2s.grad(loss, argnums=k)(y, c), numerical_grad(loss, (y, c), k),
+                                   rtol=1e-6, atol=1e-9)
+    _, tangent = s2s.jvp(loss, (y, c), (np.ones(2), 0.0))
+    np.testing.assert_allclose(tangent, np.sum(numerical_grad(loss, (y, c), 0)), rtol=1e-6)
+    ys = np.stack([y, -y, 2 * y])
+    np.testing.assert_allclose(s2s.vmap(loss, in_axes=(0, None))(ys, c), [loss(r, c) for r in ys], rtol=1e-12)
+    h = s2s.hessian(loss)(y, c)
+    grad_y = s2s.grad(loss)
+    columns = [(grad_y(y + e, c) - grad_y(y - e, c)) / 2e-6 for e in np.eye(2) * 1e-6]
+    np.testing.assert_allclose(h, np.stack(columns, axis=1), rtol=1e-5, atol=1e-7)
+    before = y.copy()
+    s2s.grad(loss)(y, c)
+    np.testing.assert_array_equal(y, before)

@@ -3,7 +3,7 @@ import numpy as np
 
 import prog_ode as ode
 import s2s
-from program_checks import bug, check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
+from program_checks import check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
 
 params = ode.init_nn_params(0.5, [3, 4, 2])
 y0 = np.array([0.4, -0.3])
@@ -12,22 +12,18 @@ targets = np.array([[0.3, -0.1], [0.2, 0.0], [0.1, 0.2]])
 A = np.array([[-0.2, 1.0], [-1.0, -0.1]])
 
 
-@bug("function-argument")
 def test_grad_of_final_state_loss_wrt_params():
     check_grad(ode.final_state_loss, params, y0, target)
 
 
-@bug("function-argument")
 def test_grad_wrt_params_and_initial_state():
     check_grad(ode.final_state_loss, params, y0, target, argnums=(0, 1))
 
 
-@bug("function-argument")
 def test_value_and_grad_of_trajectory_loss():
     check_value_and_grad(ode.trajectory_loss, params, y0, targets)
 
 
-@bug("function-argument")
 def test_grad_of_linear_ode():
     check_grad(ode.linear_final_loss, A, y0)
 
@@ -41,7 +37,6 @@ def test_jit_of_loss():
     check_jit(ode.final_state_loss, params, y0, target)
 
 
-@bug("function-argument")
 def test_jit_of_grad():
     check_jit(s2s.grad(ode.final_state_loss), params, y0, target,
               expected=fd_grad(ode.final_state_loss, (params, y0, target)), rtol=1e-6, atol=1e-8)
@@ -68,7 +63,6 @@ def test_jit_of_grad_of_direct_variant():
               expected=fd_grad(ode.final_state_loss_direct, (params, y0, target)), rtol=1e-6, atol=1e-8)
 
 
-@bug("function-argument")
 def test_grad_of_mlp_with_default_nonlinearity():
     def loss(p):
         return np.sum(ode.nn_predict(p, np.array([0.4, -0.3, 0.0])) ** 2)
