@@ -63,4 +63,5 @@ def transformation_calls(source):
             raise source.error(str(err), call) from None
         call.func, call.args, call.keywords = new.func, new.args, new.keywords
     return parse.FunctionSource(tree=fn, filename=source.filename, globals=scope, closure=source.closure,
-                                qualname=source.qualname, python_function=source.python_function)
+                                qualname=source.qualname, python_function=source.python_function,
+                                prelifted=source.prelifted)

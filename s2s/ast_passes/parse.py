@@ -23,6 +23,7 @@ class FunctionSource:
     closure: dict = field(default_factory=dict)
     qualname: str = ""
     python_function: object = None   # the original function, when there is one
+    prelifted: dict = field(default_factory=dict)   # local name -> resolve.Through bound by a caller
 
     @property
     def name(self):

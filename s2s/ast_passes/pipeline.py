@@ -5,7 +5,7 @@ Passes never print, cache or compile; `s2s.codegen` turns a Program into a modul
 import gast
 
 from ..runtime import primitives
-from . import (activity, batching, check, comprehensions, desugar, forward, inline, nodes, normalize, parse,
+from . import (activity, aliases, batching, check, comprehensions, desugar, forward, inline, nodes, normalize, parse,
                resolve, reverse, sequences, tidy)
 
 
@@ -13,12 +13,14 @@ def prepare(source, program):
     """A fresh normalized tree of `source`: checked, names resolved, one op per line."""
     source = parse.FunctionSource(tree=nodes.copy(source.tree), filename=source.filename,
                                   globals=source.globals, closure=source.closure,
-                                  qualname=source.qualname, python_function=source.python_function)
+                                  qualname=source.qualname, python_function=source.python_function,
+                                  prelifted=source.prelifted)
     source = inline.transformation_calls(source)               # s2s.jvp(g, ...) -> the jvp_g it generates
     if program.lowers_comprehensions:                          # jit unrolls comprehensions itself
         source = comprehensions.loops(source)                  # [f(v) for v in xs] -> a loop filling a list
     source = sequences.appends(source)                         # t += (x,) on a local tuple -> t.append(x)
     check.supported(source)                                    # TransformError at the user's line
+    aliases.calls_through_locals(source)                       # act = np.tanh; act(x) -> np.tanh(x)
     resolve.names(source, program.binder, program.function_source)   # globals, closures, callees
     desugar.plainer_spellings(source.tree)                     # dict(a=x) -> {'a': x}, np.r_[...]
     fn = normalize.one_op_per_line(source, taken=program.binder.values)   # A-normal form; user names kept

@@ -72,12 +72,15 @@ def local_names(fn_tree):
 
 
 def names(source, binder, function_sources):
-    """Resolve `source.tree` in place; returns {lifted name: FunctionSource} for nested defs."""
+    """Resolve `source.tree` in place; returns {lifted name: Through} for nested defs."""
     fn = source.tree
     locals_ = local_names(fn)
-    lifted = _lift_nested(source, locals_)
-    if lifted:
+    # lambdas as written, before names are bound: one passed to a helper is lifted from this copy
+    lambdas = {id(n): nodes.copy(n) for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Lambda)}
+    lifted = {**source.prelifted, **_lift_nested(source, locals_)}
+    if len(lifted) > len(source.prelifted):
         locals_ = local_names(fn)
+    scope = Scope(source, locals_, lifted, lambdas, binder, function_sources)
     renames = {}
 
     def lookup(name_):
@@ -105,15 +108,58 @@ def names(source, binder, function_sources):
             node.s2s_value = value
             node.id = renames[node.id]
 
+    called = set()
     for node in nodes.walk(fn, contexts=False):
         if isinstance(node, gast.Call):
-            node.s2s = _classify_call(node, source, binder, locals_, lifted, function_sources)
+            node.s2s = _classify_call(node, scope)
+            called.add(id(node.func))
         elif isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):
             if _is_local_value(node.value, locals_):
                 prim = primitives.attribute(node.attr)
                 if prim is not None:
                     node.s2s = Callee("primitive", f".{node.attr}", primitive=prim, receiver=True)
+    for node in nodes.free_names(fn):
+        if node.id in lifted and isinstance(node.ctx, gast.Load) and id(node) not in called:
+            raise source.error(f"the local function `{node.id}` is used as a value: s2s can call it, or "
+                               f"pass it to a function of this program that calls it", node)
     return lifted
+
+
+@dataclass
+class Scope:
+    """What a call in one function can see: its locals, its lifted functions, its lambdas as written."""
+
+    source: object
+    locals: set
+    lifted: dict            # name -> Through
+    lambdas: dict           # id(Lambda node) -> an unresolved copy
+    binder: Binder
+    function_sources: object
+
+
+@dataclass
+class Through:
+    """A function called through a local name: a lifted def or lambda (the caller's locals it reads
+    passed last), or a partial of a function (its bound arguments passed first and by keyword)."""
+
+    function: object                                  # FunctionSource
+    prefix: list = field(default_factory=list)        # argument nodes
+    suffix: list = field(default_factory=list)
+    keywords: dict = field(default_factory=dict)
+
+    def passed(self):
+        """(label, node) of every argument the function gets besides the caller's own."""
+        return [(f"arg{k}", a) for k, a in enumerate(self.prefix)] + [("", a) for a in self.suffix] \
+            + list(self.keywords.items())
+
+    def copy(self):
+        return Through(self.function, [nodes.copy(a) for a in self.prefix], [nodes.copy(a) for a in self.suffix],
+                       {k: nodes.copy(v) for k, v in self.keywords.items()})
+
+    def callee(self, label):
+        t = self.copy()
+        return Callee("user", label, function=t.function, prefix_args=t.prefix, suffix_args=t.suffix,
+                      keywords=t.keywords)
 
 
 def _is_local_value(node, locals_):
@@ -137,12 +183,11 @@ def _static_value(node):
     raise KeyError(node)
 
 
-def _classify_call(node, source, binder, locals_, lifted, function_sources):
+def _classify_call(node, scope):
     func = node.func
     label = _label(func)
-    if isinstance(func, gast.Name) and func.id in lifted:
-        lifted_source, extra = lifted[func.id]
-        return Callee("user", label, function=lifted_source, suffix_args=list(extra))
+    if isinstance(func, gast.Name) and func.id in scope.lifted:
+        return scope.lifted[func.id].callee(label)
     try:
         value = _static_value(func)
     except KeyError:
@@ -156,9 +201,9 @@ def _classify_call(node, source, binder, locals_, lifted, function_sources):
                 return Callee("primitive", label, primitive=prim, signature=signature, receiver=True)
             return Callee("opaque", label, receiver=True)
         return Callee("opaque", label)
-    callee = classify_value(value, label, binder, function_sources)
+    callee = classify_value(value, label, scope.binder, scope.function_sources)
     if callee.kind == "user" and isinstance(value, types.FunctionType) and not callee.prefix_args:
-        _bind_function_arguments(node, callee, binder)
+        _bind_function_arguments(node, callee, scope)
     return callee
 
 
@@ -174,10 +219,13 @@ def _known_function(node):
     return None
 
 
-def _bind_function_arguments(node, callee, binder):
+def _bind_function_arguments(node, callee, scope):
     """`rk4_step(nn_dynamics, y, ...)`, `nn_predict(params, x)` with `nonlinearity=np.tanh` by
-    default: a parameter that receives a known function is bound to it in a copy of the callee
-    (a closure name), so calls through it resolve like calls of the function itself."""
+    default, `apply(lambda q: q * s, x)`, `apply(functools.partial(h, b=c), x)`: a parameter that
+    receives a known function is bound to it in a copy of the callee (a closure name); one that
+    receives a lambda, a local def or a partial is bound to that function, and what it needs from
+    the caller (the locals a lambda reads, a partial's arguments) is passed as leading parameters
+    of the copy. Calls through the parameter then resolve like calls of the function itself."""
     source = callee.function
     args = source.tree.args
     if args.vararg is not None or args.kwarg is not None or args.posonlyargs or args.kwonlyargs:
@@ -191,41 +239,156 @@ def _bind_function_arguments(node, callee, binder):
     python_defaults = getattr(source.python_function, "__defaults__", None) or ()
     default_values = dict(zip(params[len(params) - len(python_defaults):], python_defaults))
     keywords = {k.arg: k for k in node.keywords}
-    bound = {}
+    in_order = node.args + [k.value for k in node.keywords]     # the order Python evaluates them
+    bound, through = {}, {}
     for k, p in enumerate(params):
         if p in stored or p in source.closure:
             continue
         if k < len(node.args):
-            value = _known_function(node.args[k])
+            arg = node.args[k]
         elif p in keywords:
-            value = _known_function(keywords[p].value)
+            arg = keywords[p].value
         elif p in defaults and p in default_values:
             value = default_values[p]
-            value = value if isinstance(value, types.FunctionType) or primitives.lookup(value) else None
+            if isinstance(value, types.FunctionType) or primitives.lookup(value):
+                bound[p] = value
+            continue
         else:
             return
+        value = _known_function(arg)
         if value is not None:
             bound[p] = value
-    if not bound:
+            continue
+        function = _local_function(arg, scope)
+        if function is None or not _only_called(source.tree, p):
+            continue
+        # a partial's arguments are passed first: only when nothing evaluated before them calls anything
+        earlier = in_order[:next(i for i, a in enumerate(in_order) if a is arg)]
+        if function.prefix or function.keywords:
+            if any(_calls(a) for a in earlier):
+                continue
+        through[p] = function
+    if not bound and not through:
         return
     # positional arguments precede the keyword and default ones: dropping the bound parameters
     # from both the call and the copy keeps every other argument at its parameter
-    node.args = [a for k, a in enumerate(node.args) if params[k] not in bound]
-    node.keywords = [kw for kw in node.keywords if kw.arg not in bound]
-    base = getattr(source, "bound_from", None) or (source, {})
-    key = (id(base[0]), tuple(sorted((p, id(v)) for p, v in {**base[1], **bound}.items())))
-    known = binder.bound_sources.get(key)       # the same binding again (recursion) is the same callee
+    gone = set(bound) | set(through)
+    node.args = [a for k, a in enumerate(node.args) if params[k] not in gone]
+    node.keywords = [kw for kw in node.keywords if kw.arg not in gone]
+    node.args = [a for p in through for _, a in through[p].passed()] + node.args
+    key = (id(source), tuple(sorted((p, id(v)) for p, v in bound.items())),
+           tuple(sorted((p, _shape_key(t)) for p, t in through.items())))
+    known = scope.binder.bound_sources.get(key)     # the same binding again (recursion) is the same callee
     if known is None:
-        tree = nodes.copy(source.tree)
-        tree.args.args = [a for a in tree.args.args if a.id not in bound]
-        first_default = len(params) - len(args.defaults)
-        tree.args.defaults = [d for k, d in enumerate(tree.args.defaults, first_default) if params[k] not in bound]
-        known = parse.FunctionSource(
-            tree=tree, filename=source.filename, globals=source.globals, closure={**source.closure, **bound},
-            qualname=source.qualname)
-        known.bound_from = (base[0], {**base[1], **bound})
-        binder.bound_sources[key] = known
+        known = _bound_copy(source, bound, through, params, gone)
+        scope.binder.bound_sources[key] = known
     callee.function = known
+
+
+def _shape_key(through):
+    return (id(through.function), len(through.prefix), len(through.suffix), tuple(through.keywords))
+
+
+def _bound_copy(source, bound, through, params, gone):
+    """A copy of `source` without the parameters in `gone`: the known functions in `bound` become
+    closure names, each Through's arguments leading parameters named after it."""
+    tree = nodes.copy(source.tree)
+    taken = local_names(tree) | nodes.names_read(tree) | set(source.closure)
+    prelifted, leading = {}, []
+    for p, t in through.items():
+        names_ = []
+        for label, arg in t.passed():
+            base = f"{p}_{arg.id}" if not label and isinstance(arg, gast.Name) else f"{p}_{label}"
+            name_, k = base, 0
+            while name_ in taken or hasattr(builtins, name_):
+                k += 1
+                name_ = f"{base}_{k}"
+            taken.add(name_)
+            names_.append(name_)
+            leading.append(nodes.param(name_))
+        it = iter(names_)
+        prelifted[p] = Through(t.function, prefix=[nodes.name(next(it)) for _ in t.prefix],
+                               suffix=[nodes.name(next(it)) for _ in t.suffix],
+                               keywords={k: nodes.name(next(it)) for k in t.keywords})
+    tree.args.args = leading + [a for a in tree.args.args if a.id not in gone]
+    first_default = len(params) - len(source.tree.args.defaults)
+    tree.args.defaults = [d for k, d in enumerate(tree.args.defaults, first_default) if params[k] not in gone]
+    return parse.FunctionSource(
+        tree=tree, filename=source.filename, globals=source.globals, closure={**source.closure, **bound},
+        qualname=source.qualname, prelifted={**source.prelifted, **prelifted})
+
+
+def _calls(node):
+    return any(isinstance(n, gast.Call) for n in nodes.walk(node, contexts=False))
+
+
+def _only_called(tree, param):
+    """True when every read of `param` in `tree` calls it or passes it on as an argument."""
+    calls = [n for n in nodes.walk(tree, contexts=False) if isinstance(n, gast.Call)]
+    uses = {id(n.func) for n in calls} | {id(a) for n in calls for a in n.args}
+    uses |= {id(k.value) for n in calls for k in n.keywords}
+    return all(id(n) in uses for n in nodes.free_names(tree) if n.id == param and isinstance(n.ctx, gast.Load))
+
+
+def _local_function(arg, scope):
+    """The Through for a call argument that is a local def, a lambda or a functools.partial."""
+    if isinstance(arg, gast.Name) and arg.id in scope.lifted:
+        return scope.lifted[arg.id].copy()
+    if isinstance(arg, gast.Call):
+        return _partial(arg, scope)
+    if not isinstance(arg, gast.Lambda) or id(arg) not in scope.lambdas:
+        return None
+    lam = scope.lambdas[id(arg)]
+    a = lam.args
+    if a.vararg or a.kwarg or a.posonlyargs or a.kwonlyargs or a.defaults:
+        return None
+    body = nodes.return_(lam.body)
+    body.lineno = getattr(arg, "lineno", None)
+    inner = gast.FunctionDef(name="lambda_", args=lam.args, body=[body], decorator_list=[], returns=None,
+                             type_comment=None, type_params=[])
+    inner.lineno = body.lineno
+    return _lifted(inner, scope.source, scope.locals, scope.lifted)
+
+
+def _partial(call, scope):
+    """`functools.partial(f, a, b=c)` with `f` a function of this program: its Through."""
+    try:
+        if _static_value(call.func) is not functools.partial:
+            return None
+    except KeyError:
+        return None
+    if not call.args or any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    inner = _local_function(call.args[0], scope)
+    if inner is None:
+        value = _known_function(call.args[0])
+        if not isinstance(value, types.FunctionType):
+            return None
+        callee = classify_value(value, _label(call.args[0]), scope.binder, scope.function_sources)
+        if callee.kind != "user":
+            return None
+        inner = Through(callee.function, list(callee.prefix_args), [], dict(callee.keywords))
+    return Through(inner.function, inner.prefix + call.args[1:], inner.suffix,
+                   {**inner.keywords, **{k.arg: k.value for k in call.keywords}})
+
+
+def _lifted(inner, source, outer_locals, outer_lifted):
+    """`inner` (a def nested in `source`) as a function of its own: the outer locals it reads become
+    extra parameters, the outer lifted functions it calls stay bound (what they need, outer names,
+    passed on). Returns its Through."""
+    own = local_names(inner)
+    read = nodes.names_read(inner) - own
+    inherited = {n: outer_lifted[n] for n in sorted(read) if n in outer_lifted and n != inner.name
+                 and not any(a.id in own for _, a in outer_lifted[n].passed())}
+    free = sorted((read & outer_locals) - {inner.name} - set(inherited))
+    free += [a.id for t in inherited.values() for _, a in t.passed() if a.id not in free]
+    for extra in free:
+        inner.args.args.append(nodes.param(extra))
+    inner.decorator_list = []
+    lifted_source = parse.FunctionSource(
+        tree=inner, filename=source.filename, globals=source.globals, closure=source.closure,
+        qualname=f"{source.qualname}.<locals>.{inner.name}", prelifted=inherited)
+    return Through(lifted_source, suffix=[nodes.name(v) for v in free])
 
 
 def classify_value(value, label, binder, function_sources):
@@ -272,7 +435,7 @@ def _label(func):
 def _lift_nested(source, outer_locals):
     """Move nested `def`s and named lambdas out of the function (whose locals are `outer_locals`);
     their free locals become extra parameters passed at each call.
-    Returns {name: (FunctionSource, extra arg nodes)}."""
+    Returns {name: Through}."""
     fn = source.tree
     lifted = {}
     new_body = []
@@ -292,16 +455,6 @@ def _lift_nested(source, outer_locals):
         if inner is None:
             new_body.append(stmt)
             continue
-        own = local_names(inner)
-        free = sorted((nodes.names_read(inner) - own) & (outer_locals - {inner.name}))
-        for extra in free:
-            param = nodes.store(extra)
-            param.ctx = gast.Param()
-            inner.args.args.append(param)
-        inner.decorator_list = []
-        lifted_source = parse.FunctionSource(
-            tree=inner, filename=source.filename, globals=source.globals, closure=source.closure,
-            qualname=f"{source.qualname}.<locals>.{inner.name}")
-        lifted[inner.name] = (lifted_source, [nodes.name(v) for v in free])
+        lifted[inner.name] = _lifted(inner, source, outer_locals, {**source.prelifted, **lifted})
     fn.body = new_body
     return lifted

@@ -2,11 +2,6 @@
 
 Refusals (s2s.TransformError) are allowed here; the campaign CLI (`python -m tests.fuzz`)
 reports them per construct. Runs in well under 90 s on one core.
-
-Marked xfail (not strict) while s2s has the known bugs listed in /work/notes/fuzz.md
-(hessian through einsum is zero; jvp through a function passed as an argument is zero;
-vmap of a lambda closing over batched values; jit constant folding of module constants
-next to `np.zeros` buffers). Remove the mark once they are fixed.
 """
 import pytest
 
@@ -19,7 +14,6 @@ N_JIT = 8             # of those, the first ones also with jit and jit(grad) (Nu
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="s2s has known bugs found by the fuzzer (see /work/notes/fuzz.md)")
 def test_fuzz_slice():
     bad = []
     checked = 0
