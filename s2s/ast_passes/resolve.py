@@ -187,7 +187,11 @@ def _classify_call(node, scope):
     func = node.func
     label = _label(func)
     if isinstance(func, gast.Name) and func.id in scope.lifted:
-        return scope.lifted[func.id].callee(label)
+        through = scope.lifted[func.id]
+        if through.function.python_function is None:
+            return through.callee(label)
+        _write_out(node, through, scope.binder)     # a module-level function: called by its own name
+        func = node.func
     try:
         value = _static_value(func)
     except KeyError:
@@ -205,6 +209,17 @@ def _classify_call(node, scope):
     if callee.kind == "user" and isinstance(value, types.FunctionType) and not callee.prefix_args:
         _bind_function_arguments(node, callee, scope)
     return callee
+
+
+def _write_out(node, through, binder):
+    """`fn(x)` with `fn` bound to `functools.partial(h, a, b=c)`: `h(fn_arg0, x, b=fn_b)`."""
+    value = through.function.python_function
+    node.func = nodes.name(binder.bind(value.__name__, value))
+    node.func.s2s_value = value
+    given = {k.arg for k in node.keywords}
+    node.args = [nodes.copy(a) for a in through.prefix] + node.args
+    node.keywords = [gast.keyword(arg=k, value=nodes.copy(v)) for k, v in through.keywords.items()
+                     if k not in given] + node.keywords
 
 
 def _known_function(node):

@@ -446,6 +446,50 @@ def _tile(spec, slots, impl, hint=None):
                         tuple(r * n for r, n in zip(reps, shape)), hint)
 
 
+@rule("roll")
+def _roll(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    shift, axis = slots["shift"], slots.get("axis")
+    if has_dyn(shift) or has_dyn(axis) or None in (a.ty.shape or ()):
+        raise spec.error("jit needs the shift, the axis and the shape of np.roll known")
+    if axis is None:
+        rolled = _roll(spec, {"a": spec.reshape(a, (int(np.prod(a.ty.shape, dtype=int)),)), "shift": shift,
+                              "axis": 0}, impl)
+        return spec.reshape(rolled, a.ty.shape, hint)
+    out = a
+    for s, ax in zip(*(np.ravel(v) for v in np.broadcast_arrays(shift, axis))):
+        ax = int(ax) % a.ty.ndim
+        n = a.ty.shape[ax]
+        s = int(s) % n if n else 0
+        if s == 0:
+            continue
+        head = spec.getitem(out, (slice(None),) * ax + (slice(n - s, None),))
+        tail = spec.getitem(out, (slice(None),) * ax + (slice(0, n - s),))
+        out = _concatenate(spec, {"arrays": [head, tail], "axis": ax}, None, hint or "rolled")
+    return out if out is not a else spec.op("copy_array", [a], a.ty.with_(layout="C"), hint or "rolled")
+
+
+@rule("repeat")
+def _repeat(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    repeats, axis = slots["repeats"], slots.get("axis")
+    if has_dyn(repeats) or has_dyn(axis) or None in (a.ty.shape or ()):
+        raise spec.error("jit needs the repeats, the axis and the shape of np.repeat known")
+    if axis is None:
+        a = spec.reshape(a, (int(np.prod(a.ty.shape, dtype=int)),))
+        axis = 0
+    ax = axis % a.ty.ndim
+    shape = a.ty.shape
+    if np.ndim(repeats) == 0 or np.size(repeats) == 1:
+        r = int(np.ravel(repeats)[0])
+        expanded = spec.reshape(a, shape[:ax + 1] + (1,) + shape[ax + 1:])
+        full = _broadcast_to(spec, {"array": expanded, "shape": shape[:ax + 1] + (r,) + shape[ax + 1:]}, None)
+        copied = spec.op("copy_array", [full], full.ty.with_(layout="C"), "repeated")
+        return spec.reshape(copied, shape[:ax] + (shape[ax] * r,) + shape[ax + 1:], hint)
+    index = np.repeat(np.arange(shape[ax]), repeats)
+    return spec.getitem(a, (slice(None),) * ax + (index,), hint)
+
+
 @rule("diag")
 def _diag(spec, slots, impl, hint=None):
     v = _dyn(spec, slots["v"])

@@ -403,11 +403,6 @@ def _program():
     return _PROGRAM
 
 
-def _called_through(node, source):
-    """`fn(x)` where `fn` is a parameter a caller bound to a function (resolve.Through)."""
-    return isinstance(node.func, gast.Name) and node.func.id in source.prelifted
-
-
 def normalized(source):
     """(FunctionSource, normalized gast FunctionDef) of a function, cached.
 
@@ -1761,7 +1756,7 @@ class Specializer:
     def eval_Call(self, node, frame, hint):
         callee = getattr(node, "s2s", None)
         if callee is not None and callee.kind == "user" and callee.function is not None and \
-                (callee.function.python_function is None or _called_through(node, frame.source)):
+                callee.function.python_function is None:
             from ..ast_passes import operations
             op = operations.operation(node)
             args = [self.eval(a, frame) for a in op.args]

@@ -524,3 +524,23 @@ def test_a_partial_passed_to_a_helper_is_called_through():
         transformed.__s2s__.wait()
         assert transformed.__s2s__.latest.error is None
         np.testing.assert_allclose(transformed(x, w), plain(x, w), rtol=1e-12)
+
+
+def _first(a, b):
+    return a
+
+
+def test_a_partial_passed_to_a_helper_on_inactive_values():
+    # fuzz seed 24680 index 70: the helper call needs no derivative, so its plain forward sweep
+    # ran `fn(a)` with `fn` unbound (NameError)
+    import functools
+
+    def loss(x, y):
+        s = _apply_twice(functools.partial(_first, b=abs(y)), y * 0.5)
+        return s + np.sum(np.sin(x))
+
+    x, y = np.array([0.3, -0.7]), 0.8
+    np.testing.assert_allclose(s2s.grad(loss)(x, y), np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose(s2s.grad(loss, argnums=1)(x, y), numerical_grad(loss, (x, y), 1), rtol=1e-6)
+    np.testing.assert_allclose(s2s.vmap(loss, in_axes=(0, None))(np.stack([x, -x]), y),
+                               [loss(x, y), loss(-x, y)], rtol=1e-12)

@@ -10,17 +10,14 @@ rs = np.random.RandomState(0)
 init_velocities = 0.3 * rs.randn(2 * fluid.rows * fluid.cols)
 
 
-@bug("roll-grad")
 def test_grad_of_objective():
     check_grad(fluid.objective, init_velocities, rtol=1e-5, atol=1e-9)
 
 
-@bug("roll-grad")
 def test_value_and_grad_of_objective():
     check_value_and_grad(fluid.objective, init_velocities, rtol=1e-5, atol=1e-9)
 
 
-@bug("roll-grad")
 def test_grad_of_simulate_wrt_the_smoke():
     vx, vy = fluid.convert_param_vector_to_matrices(init_velocities)
 
@@ -30,7 +27,6 @@ def test_grad_of_simulate_wrt_the_smoke():
     check_grad(loss, fluid.init_smoke, rtol=1e-5, atol=1e-9)
 
 
-@bug("roll-grad")
 def test_grad_of_semi_lagrangian_objective():
     check_grad(fluid.objective_semi_lagrangian, init_velocities, rtol=1e-5, atol=1e-9)
 
@@ -40,12 +36,10 @@ def test_vmap_over_initial_velocities():
     check_vmap(fluid.objective, batch, in_axes=0)
 
 
-@bug("roll-jit")
 def test_jit_of_objective():
     check_jit(fluid.objective, init_velocities)
 
 
-@bug("roll-grad")
 def test_jit_of_grad():
     check_jit(s2s.grad(fluid.objective), init_velocities, expected=fd_grad(fluid.objective, (init_velocities,)),
               rtol=1e-5, atol=1e-9)

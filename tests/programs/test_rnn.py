@@ -10,13 +10,11 @@ params = rnn.create_rnn_params(input_size=4, state_size=3, output_size=4)
 inputs, targets = rnn.make_data()
 
 
-@bug("repeat-grad")
 def test_grad_of_training_loss_on_every_key():
     g = check_grad(rnn.training_loss, params, inputs, targets)
     assert set(g) == set(params)
 
 
-@bug("repeat-grad")
 def test_value_and_grad():
     check_value_and_grad(rnn.training_loss, params, inputs, targets)
 
@@ -30,12 +28,10 @@ def test_vmap_over_sequences():
     check_vmap(rnn.final_state_loss, params, sequences, in_axes=(None, 0))
 
 
-@bug("repeat-jit")
 def test_jit_of_training_loss():
     check_jit(rnn.training_loss, params, inputs, targets)
 
 
-@bug("repeat-grad")
 def test_jit_of_grad():
     check_jit(s2s.grad(rnn.training_loss), params, inputs, targets,
               expected=fd_grad(rnn.training_loss, (params, inputs, targets)), rtol=1e-6, atol=1e-8)

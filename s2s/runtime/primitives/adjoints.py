@@ -325,6 +325,18 @@ def tile_grad(g, a, reps):
     return match_dtype(np.reshape(summed, np.shape(a)), a)
 
 
+def repeat_grad(g, a, repeats, axis):
+    """Cotangent of `a` in `np.repeat(a, repeats, axis)`: the copies of each entry summed back."""
+    if axis is None:
+        index = np.repeat(np.arange(np.size(a)), repeats)
+        summed = index_add(np.zeros(np.size(a), dtype=np.result_type(g)), index, g)
+        return match_dtype(np.reshape(summed, np.shape(a)), a)
+    moved = np.moveaxis(g, axis, 0)
+    index = np.repeat(np.arange(np.shape(a)[axis]), repeats)
+    summed = index_add(np.zeros_like(np.moveaxis(a, axis, 0), dtype=np.result_type(g)), index, moved)
+    return match_dtype(np.moveaxis(summed, 0, axis), a)
+
+
 def diag_grad(g, v, k):
     """Cotangent of `v` in `np.diag(v, k)`: extract the diagonal back, or put it back in zeros."""
     if np.ndim(v) == 1:

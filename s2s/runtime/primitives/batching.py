@@ -360,6 +360,20 @@ def flip(call):
 
 
 @rule()
+def roll(call):
+    if not _only(call, "a") or not call.given_not_none("axis"):
+        return PER_EXAMPLE          # axis=None rolls the flattened array, examples included
+    return call.rewrite(axis=call.batch_axis(call.slots["axis"], call.slots["a"]))
+
+
+@rule()
+def repeat(call):
+    if not _only(call, "a") or not call.given_not_none("axis"):
+        return PER_EXAMPLE          # axis=None repeats the flattened array
+    return call.rewrite(axis=call.batch_axis(call.slots["axis"], call.slots["a"]))
+
+
+@rule()
 def broadcast_to(call):
     if not _only(call, "array"):
         return PER_EXAMPLE

@@ -57,6 +57,16 @@ flip = primitive(
     "flip", np.flip, "m, axis=None",
     vjp={"m": "np.flip(out_bar, axis)"}, jvp={"m": "np.flip(m_dot, axis)"}, batch=batching.flip)
 
+roll = primitive(
+    "roll", np.roll, "a, shift, axis=None",
+    vjp={"a": "np.roll(out_bar, np.negative(shift), axis)"}, jvp={"a": "np.roll(a_dot, shift, axis)"},
+    batch=batching.roll)
+
+repeat = primitive(
+    "repeat", np.repeat, "a, repeats, axis=None", methods=[("repeat", "a, repeats, axis=None")],
+    vjp={"a": "repeat_grad(out_bar, a, repeats, axis)"}, jvp={"a": "np.repeat(a_dot, repeats, axis)"},
+    batch=batching.repeat)
+
 tile = primitive(
     "tile", np.tile, "A, reps",
     vjp={"A": "tile_grad(out_bar, A, reps)"}, jvp={"A": "np.tile(A_dot, reps)"}, batch=batching.tile)
