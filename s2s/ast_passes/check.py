@@ -1,7 +1,7 @@
 """Reject Python that s2s cannot transform, at the user's line, with a rewrite where one exists."""
 import gast
 
-from . import nodes
+from . import nodes, sharing
 
 _UNSUPPORTED = {
     gast.Try: ("`try/except` around transformed code",
@@ -31,21 +31,32 @@ def supported(source):
     if fn.args.vararg is not None or fn.args.kwarg is not None:
         raise source.error("`*args`/`**kwargs` parameters are not supported", fn,
                            suggestion="Give the function explicit parameters.")
-    aliased = None                       # found when an augmented assignment asks
+    shared = None                        # built when a write in place asks
     for node in nodes.walk(fn, contexts=False):
         if node is fn:
             continue
         if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
-            if aliased is None:
-                aliased = _aliases(fn) | params
-            if node.target.id in aliased:
-                name_ = node.target.id
-                what = f"the argument `{name_}`" if name_ in params else \
-                    f"`{name_}`, which shares memory with another name,"
+            name_ = node.target.id
+            if name_ not in params:
+                shared = shared or sharing.Sharing(fn, source.globals)
+                conflict = shared.conflict(node, name_, params)
+            if name_ in params or conflict:
+                what = f"the argument `{name_}`" if name_ in params else f"`{name_}`, which {conflict},"
                 op = nodes.to_source(gast.BinOp(left=nodes.name(name_), op=node.op, right=node.value))
                 raise source.error(f"`{source.line(node.lineno)}` changes {what} in place (NumPy `op=` on an "
                                    "array writes into it), which s2s cannot follow.", node, construct="",
                                    suggestion=f"Write a new value instead: {name_} = {op}")
+        if isinstance(node, (gast.Assign, gast.AugAssign)):
+            for target in node.targets if isinstance(node, gast.Assign) else [node.target]:
+                root = _root_name(target) if isinstance(target, gast.Subscript) else None
+                if root is not None and root not in params:
+                    shared = shared or sharing.Sharing(fn, source.globals)
+                    conflict = shared.conflict(node, root, params, into_items=isinstance(target.value, gast.Name),
+                                               deep=isinstance(node, gast.AugAssign))
+                    if conflict:
+                        raise source.error(f"`{source.line(node.lineno)}` writes into `{root}` in place, and "
+                                           f"`{root}` {conflict}: s2s cannot follow that.", node, construct="",
+                                           suggestion=f"Copy it first: {root} = {root}.copy()")
         kind = type(node)
         if kind in _UNSUPPORTED:
             what, fix = _UNSUPPORTED[kind]
@@ -67,19 +78,6 @@ def supported(source):
                 _check_target(source, node, target, params)
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
             _check_mutating_call(source, node, all_params)
-
-
-def _aliases(fn):
-    """Names that may share memory with another name (plain copies, views by indexing)."""
-    out = set()
-    for node in nodes.walk(fn, contexts=False):
-        if isinstance(node, gast.Assign) and isinstance(node.value, (gast.Name, gast.Subscript, gast.Attribute)):
-            for target in node.targets:
-                out |= {n.id for n in nodes.walk(target, contexts=False) if isinstance(n, gast.Name)}
-            root = _root_name(node.value)
-            if root:
-                out.add(root)
-    return out
 
 
 _MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "fill",

@@ -772,11 +772,35 @@ class Generator:
             lines.append(f"{ind}{out} += {self.expr('v', 1, scope)}")
         scope.names[out] = "v"
 
+    def c_shared_write(self, lines, ind, scope, depth):
+        """A write in place into an array another name shares (a view, a reshape, a tuple or list
+        holding it), sometimes read afterwards: s2s must refuse it or give NumPy's numbers."""
+        rng = self.rng
+        self.tags.add("shared_write")
+        acc, other = self.name("acc"), self.name("alias")
+        lines.append(f"{ind}{acc} = {self.expr('v', 1, scope)} * 1.0")
+        how = rng.choice(["view", "reshape", "asarray", "tuple", "list"])
+        made = {"view": f"{acc}[1:]", "reshape": f"{acc}.reshape(3, 1)", "asarray": f"np.asarray({acc})",
+                "tuple": f"({acc}, 1.0)", "list": f"[{acc}]"}[how]
+        lines.append(f"{ind}{other} = {made}")
+        if rng.random() < 0.5:
+            op = rng.choice(["+", "-", "*"])
+            lines.append(f"{ind}{acc} {op}= {self.expr('v', 1, scope)}")
+        else:
+            lines.append(f"{ind}{acc}[{rng.randrange(3)}] = {self.expr('s', 1, scope)}")
+        if rng.random() < 0.7:
+            s = self.name("s")
+            read = f"{other}[0]" if how in ("tuple", "list") else other
+            lines.append(f"{ind}{s} = np.sum({read})")
+            scope.names[s] = "s"
+        scope.names[acc] = "v"
+
 
 CONSTRUCTS = [("assign", 6), ("if", 4), ("ifexp", 2), ("for_range", 3), ("for_rows", 2),
               ("for_zip", 2), ("break", 2), ("early_return", 1.5), ("while", 1.5), ("helper", 3),
               ("recursion", 1.5), ("closure", 2.5), ("higher_order", 1.5), ("partial", 1),
-              ("unpack", 1.5), ("comprehension", 2), ("containers", 2), ("inplace", 2)]
+              ("unpack", 1.5), ("comprehension", 2), ("containers", 2), ("inplace", 2),
+              ("shared_write", 0.75)]
 INNER_CONSTRUCTS = [("assign", 6), ("if", 1), ("ifexp", 1), ("comprehension", 0.5)]
 
 
