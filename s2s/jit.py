@@ -16,6 +16,7 @@ import types
 import numpy as np
 
 from .api import paused_gc
+from .ast_passes import normalize
 from .ast_passes.nodes import unique_name
 from .codegen import numba_cpu, program_cache, specialize as specializer
 from .errors import TransformError
@@ -461,7 +462,8 @@ def abstract_arguments(fn, args, static_argnums):
         out = []
         for leaf, path in zip(leaves, paths):
             if _is_dynamic_leaf(leaf):
-                name = unique_name(f"{base}_{path}" if path else base, taken)
+                # dict keys need not be identifiers: params['log proportions'] -> params_log_proportions
+                name = unique_name(normalize.clean(f"{base}_{path}") or base if path else base, taken)
                 out.append(Dyn(name, ty_of(leaf)))
                 params.append(name)
             else:

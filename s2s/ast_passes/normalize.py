@@ -40,7 +40,7 @@ class Namer:
         self.taken = set(taken)
 
     def fresh(self, base):
-        base = _clean(base) or "tmp"
+        base = clean(base) or "tmp"
         if base[0].isdigit():
             base = "v" + base
         candidate, k = base, 0
@@ -55,7 +55,7 @@ def shadows(name):
     return keyword.iskeyword(name) or hasattr(builtins, name)
 
 
-def _clean(text):
+def clean(text):
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in text)
     while "__" in out:
         out = out.replace("__", "_")

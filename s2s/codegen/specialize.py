@@ -560,7 +560,7 @@ class Namer(normalize.Namer):
     def fresh(self, base):
         clean = _CLEAN.get(base)
         if clean is None:
-            clean = normalize._clean(base) or "tmp"
+            clean = normalize.clean(base) or "tmp"
             if clean[0].isdigit():
                 clean = "v" + clean
             _CLEAN[base] = clean

@@ -101,14 +101,8 @@ BUGS = {
     "jit-of-jit": "jit(jit(f)): TypeError in JitRecord.bound (cannot unpack non-iterable function object)",
     "vmap-grad-static-branch": "vmap(grad(f)): a branch on a static Python bool in a called function is "
                                "saved batched, the untaken branch runs on None: crash or wrong values",
-    "repeat-grad": "no derivative rule for np.repeat",
-    "repeat-jit": "jit cannot compile np.repeat on run-time values",
-    "roll-grad": "no derivative rule for np.roll",
-    "roll-jit": "jit cannot compile np.roll on run-time values",
     "nested-grad": "s2s.grad called inside a transformed function: 'source of grad is not available "
                    "(defined in <@beartype(s2s.api.grad)>)'",
-    "jit-dict-key": "jit: a dict key that is not an identifier ('log proportions') gives a SyntaxError "
-                    "in the generated kernel",
     "cholesky-grad": "no derivative rule for np.linalg.cholesky",
     "cholesky-jit": "jit cannot compile np.linalg.cholesky on run-time values",
     "slogdet-grad": "no derivative rule for np.linalg.slogdet",

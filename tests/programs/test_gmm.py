@@ -73,12 +73,10 @@ def test_vmap_of_per_point_log_likelihood():
     check_vmap(point_ll, params, data, in_axes=(None, 0))
 
 
-@bug("jit-dict-key")
 def test_jit_of_objective():
     check_jit(gmm.objective, params, data)
 
 
-@bug("jit-dict-key")
 def test_jit_of_grad():
     check_jit(s2s.grad(gmm.objective), params, data, expected=fd_grad(gmm.objective, (params, data)),
               rtol=1e-6, atol=1e-8)

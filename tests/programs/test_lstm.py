@@ -9,12 +9,12 @@ params = lstm.init_lstm_params(input_size=3, state_size=2, output_size=3)
 inputs, targets = lstm.make_data()
 
 
-@bug("repeat-grad", "varargs")
+@bug("varargs")
 def test_grad_of_training_loss_on_every_key():
     check_grad(lstm.training_loss, params, inputs, targets)
 
 
-@bug("repeat-grad", "varargs")
+@bug("varargs")
 def test_value_and_grad():
     check_value_and_grad(lstm.training_loss, params, inputs, targets)
 
@@ -28,12 +28,12 @@ def test_vmap_of_sequence_loss_over_sequences():
     check_vmap(lstm.sequence_loss, params, sequences, targets[-1], in_axes=(None, 0, 0))
 
 
-@bug("repeat-jit", "varargs-jit", "jit-dict-key")
+@bug("varargs-jit")
 def test_jit_of_training_loss():
     check_jit(lstm.training_loss, params, inputs, targets)
 
 
-@bug("repeat-grad", "varargs", "jit-dict-key")
+@bug("varargs")
 def test_jit_of_grad():
     check_jit(s2s.grad(lstm.training_loss), params, inputs, targets,
               expected=fd_grad(lstm.training_loss, (params, inputs, targets)), rtol=1e-6, atol=1e-8)
@@ -48,23 +48,19 @@ def test_grad_of_broadcast_variant():
     check_grad(lstm.training_loss_broadcast, params, inputs, targets)
 
 
-@bug("jit-dict-key")
 def test_jit_of_broadcast_variant():
     check_jit(lstm.training_loss_broadcast, params, inputs, targets)
 
 
-@bug("jit-dict-key")
 def test_jit_of_grad_of_broadcast_variant():
     check_jit(s2s.grad(lstm.training_loss_broadcast), params, inputs, targets,
               expected=fd_grad(lstm.training_loss_broadcast, (params, inputs, targets)), rtol=1e-6, atol=1e-8)
 
 
-@bug("jit-dict-key")
 def test_jit_of_sequence_loss():
     check_jit(lstm.sequence_loss, params, inputs[:, 0, :], targets[-1, 0])
 
 
-@bug("jit-dict-key")
 def test_jit_of_grad_of_sequence_loss():
     args = (params, inputs[:, 0, :], targets[-1, 0])
     check_jit(s2s.grad(lstm.sequence_loss), *args, expected=fd_grad(lstm.sequence_loss, args), rtol=1e-6, atol=1e-8)
