@@ -509,7 +509,7 @@ def _trace(spec, slots, impl, hint=None):
     return spec.reduce("sum", d, None, False, hint=hint or "trace")
 
 
-@rule("inv", "det")
+@rule("inv", "det", "cholesky")
 def _linalg_unary(spec, slots, impl, hint=None):
     a = _dyn(spec, slots["a"])
     if a.ty.ndim != 2 or a.ty.dtype.kind != "f":
@@ -518,6 +518,16 @@ def _linalg_unary(spec, slots, impl, hint=None):
     ty = Ty(np.result_type(r), a.ty.shape, np.ndarray, "C") if isinstance(r, np.ndarray) else \
         Ty(np.result_type(r), None, type(r))
     return spec.op("linalg", [a], ty, hint or impl.__name__, fn=impl.__name__)
+
+
+@rule("slogdet")
+def _slogdet(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    if a.ty.ndim != 2 or a.ty.dtype.kind != "f":
+        raise spec.error("jit compiles np.linalg.slogdet of 2-d float arrays only")
+    ty = Ty(np.dtype(a.ty.dtype), None, float)
+    return (spec.op("linalg", [a], ty, "sign", fn="slogdet", part=0),
+            spec.op("linalg", [a], ty, hint or "logabsdet", fn="slogdet", part=1))
 
 
 @rule("solve")
@@ -534,6 +544,23 @@ def _solve(spec, slots, impl, hint=None):
 def _where(spec, slots, impl, hint=None):
     c, x, y = slots["condition"], slots["x"], slots["y"]
     return spec.ew("where", np.where, [c, x, y], hint or "chosen")
+
+
+@rule("tril", "triu")
+def _triangle(spec, slots, impl, hint=None):
+    m = _dyn(spec, slots["m"])
+    k = slots.get("k", 0)
+    if has_dyn(k) or m.ty.ndim < 2 or None in m.ty.shape[-2:]:
+        raise spec.error(f"jit compiles np.{impl.__name__} of arrays of known shape with a known k")
+    keep = impl(np.ones(m.ty.shape[-2:], dtype=bool), k)        # the entries kept, a constant mask
+    zero = np.zeros((), dtype=m.ty.dtype)
+    return spec.ew("where", np.where, [keep, m, zero], hint or impl.__name__)
+
+
+@rule("atleast_1d")
+def _atleast_1d(spec, slots, impl, hint=None):
+    a = _dyn(spec, slots["a"])
+    return spec.reshape(a, (1,), hint) if a.ty.ndim == 0 else a
 
 
 @rule("clip")
@@ -578,6 +605,12 @@ def _index_update(spec, slots, impl, hint=None):
     repeated = add and any(isinstance(p, (np.ndarray, list)) or (isinstance(p, Dyn) and p.ty.is_array)
                            for p in parts)
     if repeated:
+        arrays = [np.asarray(p) if isinstance(p, (np.ndarray, list)) else p for p in parts]
+        lengths = {a.shape if isinstance(a, np.ndarray) else a.ty.shape if isinstance(a, Dyn) else None
+                   for a in arrays}
+        if len(lengths) != 1 or None in lengths or len(next(iter(lengths))) != 1:
+            raise spec.error("jit compiles index_add with repeated indices given as 1-d integer arrays "
+                             "of one length, one per leading axis")
         spec.emit(SetItem(out.name, tuple(spec.index_atom(p) for p in parts), spec.atom(y, dtype), add="at"))
     else:
         spec.setitem(out, parts, spec.cast(y, dtype) if isinstance(y, Dyn) else y, add=add)

@@ -295,6 +295,8 @@ class Renderer:
             fn = p["fn"]
             if fn == "det":
                 return f"np.linalg.det({a[0]})"
+            if fn == "slogdet":
+                return f"np.linalg.slogdet({a[0]})[{p['part']}]"
             return f"np.ascontiguousarray(np.linalg.{fn}({', '.join(a)}))"
         if op == "unit":
             name = self.helper_unit(e, ty)
@@ -600,15 +602,14 @@ class Renderer:
         return self.helper_name(name, text)
 
     def helper_add_at(self, stmt):
-        name = "add_at"
-        text = ("@numba.njit(cache=True, nogil=True, error_model='numpy')\ndef add_at(x, index, y):\n"
-                "    idx = index[0]\n"
-                "    yy = np.broadcast_to(np.asarray(y), idx.shape + x.shape[1:])\n"
-                "    for k in range(idx.shape[0]):\n"
-                "        x[idx[k]] += yy[k]\n")
-        if len(stmt.index) != 1:
-            raise located_error(stmt.where or (), "jit compiles index_add with repeated indices only along "
-                                                  "the first axis")
+        """`np.add.at(x, (i0, i1, ...), y)` for 1-d integer index arrays of one length."""
+        n = len(stmt.index)
+        name = "add_at" if n == 1 else f"add_at_{n}"
+        picks = ", ".join(f"index[{d}][k]" for d in range(n))
+        text = (f"@numba.njit(cache=True, nogil=True, error_model='numpy')\ndef {name}(x, index, y):\n"
+                f"    yy = np.broadcast_to(np.asarray(y), index[0].shape + x.shape[{n}:])\n"
+                "    for k in range(index[0].shape[0]):\n"
+                f"        x[{picks}] += yy[k]\n")
         self.add_helper(name, text)
         return name
 

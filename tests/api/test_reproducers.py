@@ -644,3 +644,22 @@ def test_a_write_nothing_else_sees_is_differentiated(fn, args):
     s2s.grad(fn)(*args)
     for a, b in zip(args, before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_jit_of_triangles_slogdet_cholesky_and_repeated_two_axis_index_add():
+    # were "jit has no compiled version of `tril`", of slogdet/cholesky, and index_add with
+    # repeated indices only along the first axis (the gradient of np.diag(L) in the GP corpus)
+    def f(a, s):
+        sign, logdet = np.linalg.slogdet(a)
+        chol = np.linalg.cholesky(a @ a.T + np.eye(3))
+        return logdet * sign + np.sum(np.log(np.diag(chol))) + np.sum(np.tril(a) * 2 + np.triu(a, 1) ** 2) \
+            + np.sum(np.atleast_1d(s) * 3.0) + np.sum(np.roll(a, 1, axis=0) * np.repeat(a, 2, axis=1)[:, :3])
+
+    a, s = np.random.RandomState(0).randn(3, 3) + 3 * np.eye(3), 0.5
+    for k in (0, 1):
+        np.testing.assert_allclose(s2s.grad(f, argnums=k)(a, s), numerical_grad(f, (a, s), k), rtol=1e-6, atol=1e-8)
+    for transformed, plain in ((s2s.jit(f), f), (s2s.jit(s2s.grad(f)), s2s.grad(f))):
+        transformed(a, s)
+        transformed.__s2s__.wait()
+        assert transformed.__s2s__.latest.error is None
+        np.testing.assert_allclose(transformed(a, s), plain(a, s), rtol=1e-12, atol=1e-14)

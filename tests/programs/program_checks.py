@@ -103,9 +103,6 @@ BUGS = {
                                "saved batched, the untaken branch runs on None: crash or wrong values",
     "nested-grad": "s2s.grad called inside a transformed function: 'source of grad is not available "
                    "(defined in <@beartype(s2s.api.grad)>)'",
-    "cholesky-grad": "no derivative rule for np.linalg.cholesky",
-    "cholesky-jit": "jit cannot compile np.linalg.cholesky on run-time values",
-    "slogdet-grad": "no derivative rule for np.linalg.slogdet",
     "function-argument": "grad: calling a function held in a variable - a parameter, a default argument "
                          "(nonlinearity=np.tanh), a local alias or an attribute (self.activation): "
                          "'no derivative rule for `func`'",

@@ -17,17 +17,14 @@ def test_nll_matches_the_slogdet_form():
     np.testing.assert_allclose(gp.nll(params, x, y), gp.nll_slogdet(params, x, y), rtol=1e-10)
 
 
-@bug("cholesky-grad")
 def test_grad_of_nll_wrt_log_hyperparameters():
     check_grad(gp.nll, params, x, y, rtol=1e-5, atol=1e-7)
 
 
-@bug("cholesky-grad")
 def test_value_and_grad_of_nll():
     check_value_and_grad(gp.nll, params, x, y, rtol=1e-5, atol=1e-7)
 
 
-@bug("slogdet-grad")
 def test_grad_of_nll_slogdet_form():
     check_grad(gp.nll_slogdet, params, x, y, rtol=1e-5, atol=1e-7)
 
@@ -36,7 +33,6 @@ def test_grad_of_predictive_loss():
     check_grad(gp.predictive_loss, params, x, y, xstar, ystar, rtol=1e-5, atol=1e-7)
 
 
-@bug("cholesky-grad")
 def test_grad_wrt_inputs():
     check_grad(gp.nll, params, x, y, argnums=1, rtol=1e-5, atol=1e-7)
 
@@ -46,12 +42,10 @@ def test_vmap_over_a_grid_of_hyperparameters():
     check_vmap(gp.nll, grid, x, y, in_axes=(0, None, None), rtol=1e-9, atol=1e-10)
 
 
-@bug("cholesky-jit")
 def test_jit_of_nll():
     check_jit(gp.nll, params, x, y, rtol=1e-9, atol=1e-10)
 
 
-@bug("cholesky-grad")
 def test_jit_of_grad():
     check_jit(s2s.grad(gp.nll), params, x, y, expected=fd_grad(gp.nll, (params, x, y)), rtol=1e-5, atol=1e-7)
 

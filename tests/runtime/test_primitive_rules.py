@@ -49,6 +49,12 @@ def wellcond(n, *batch):
     return r(*batch, n, n) + n * np.eye(n)
 
 
+def spd(n, *batch):
+    """Symmetric positive definite matrices."""
+    a = r(*batch, n, n)
+    return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+
+
 class Case:
     def __init__(self, *args, _id=None, _slots=None, **kwargs):
         self.args = args
@@ -186,6 +192,8 @@ CASES.update({
               C(wellcond(3, 2), r(3), _id="batched-a-vector"), C(wellcond(3, 2), r(2, 3, 2), _id="batched"),
               C(wellcond(3, 2), r(3, 2), _id="broadcast-b"), C(wellcond(3), r(2, 3, 2), _id="broadcast-a")],
     "det": [C(wellcond(3)), C(wellcond(2, 4))],
+    "cholesky": [C(spd(3)), C(spd(4)), C(spd(3, 2)), C(spd(3) + np.triu(r(3, 3), 1), _id="upper ignored")],
+    "slogdet": [C(wellcond(3)), C(-wellcond(3)), C(wellcond(2, 4))],
     # selections and special functions
     "select": [C(True, r(3), r(3), _id="true"), C(False, r(2, 3), r(2, 3), _id="false")],   # vmap's `if`
     "where": [C(r(3, 4) > 0, r(3, 4), r(3, 4), _id="same"), C(r(3, 1) > 0, r(4), 0.5, _id="broadcast"),
@@ -288,6 +296,8 @@ def is_float(x):
 
 def random_like(x):
     """A random direction shaped like the float leaves of `x`; None elsewhere."""
+    if isinstance(x, tuple) and hasattr(x, "_fields"):      # slogdet's SlogdetResult
+        return tuple(random_like(v) for v in x)
     if isinstance(x, (list, tuple)):
         return type(x)(random_like(v) for v in x)
     if isinstance(x, dict):

@@ -565,6 +565,41 @@ def det_tangent(a_dot, out, a):
     return out * np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
 
 
+def _half_diagonal_lower(x):
+    """The lower triangle of `x` with its diagonal halved (phi of the Cholesky rules)."""
+    return np.tril(x, -1) + 0.5 * x * np.eye(np.shape(x)[-1], dtype=np.result_type(x))
+
+
+def cholesky_tangent(a_dot, out):
+    """Tangent of `L = cholesky(a)`: L phi(L^-1 s L^-T), s the symmetric matrix of a_dot's lower triangle."""
+    s = np.tril(a_dot) + np.swapaxes(np.tril(a_dot, -1), -1, -2)
+    right = np.swapaxes(np.linalg.solve(out, np.swapaxes(s, -1, -2)), -1, -2)     # s L^-T
+    return np.matmul(out, _half_diagonal_lower(np.linalg.solve(out, right)))
+
+
+def cholesky_grad(g, out):
+    """Cotangent of `a` in `L = cholesky(a)`: M = L^-T phi(L^T g) L^-1, folded onto the lower
+    triangle NumPy reads (an entry below the diagonal stands for itself and its mirror)."""
+    lower_t = np.swapaxes(out, -1, -2)
+    p = _half_diagonal_lower(np.matmul(lower_t, g))
+    right = np.swapaxes(np.linalg.solve(lower_t, np.swapaxes(p, -1, -2)), -1, -2)  # p L^-1
+    m = np.linalg.solve(lower_t, right)
+    return np.tril(m + np.swapaxes(m, -1, -2), -1) + m * np.eye(np.shape(m)[-1], dtype=np.result_type(m))
+
+
+def slogdet_grad(g, a):
+    """Cotangent of `a` in `(sign, logabsdet) = slogdet(a)`: g_logabsdet inv(a)^T (the sign has none)."""
+    if g is None or g[1] is None:
+        return np.zeros_like(a)
+    scale = np.expand_dims(g[1], (-2, -1))
+    return match_dtype(scale * np.swapaxes(np.linalg.inv(a), -1, -2), a)
+
+
+def slogdet_tangent(a_dot, out, a):
+    """Tangent of `slogdet(a)`: (0, trace(solve(a, a_dot)))."""
+    return np.zeros_like(out[0]), np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
+
+
 # -- selections: maximum, minimum --------------------------------------------------------------
 def max_share(x, y):
     """Share of the derivative of `maximum(x, y)` that goes to `x`: 1, 0, or 1/2 at ties."""

@@ -83,3 +83,15 @@ det = primitive(
     "det", np.linalg.det, "a",
     vjp={"a": "det_grad(out_bar, out, a)"},
     jvp={"a": "det_tangent(a_dot, out, a)"}, batch=batching.stacked_linalg)
+
+# a = L L^T, read from the lower triangle of a: dL = L phi(L^-1 da L^-T) (Murray 2016)
+cholesky = primitive(
+    "cholesky", np.linalg.cholesky, "a",
+    vjp={"a": "cholesky_grad(out_bar, out)"},
+    jvp={"a": "cholesky_tangent(a_dot, out)"}, batch=batching.stacked_linalg)
+
+# (sign, log|det a|): d log|det a| = trace(solve(a, da)); the sign is piecewise constant
+slogdet = primitive(
+    "slogdet", np.linalg.slogdet, "a",
+    vjp={"a": "slogdet_grad(out_bar, a)"},
+    jvp={"a": "slogdet_tangent(a_dot, out, a)"}, result="tree", batch=batching.stacked_linalg)
