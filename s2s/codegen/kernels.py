@@ -68,7 +68,9 @@ SCALAR = {
 # elementwise operations on whole arrays, when not fused (NumPy spelling Numba supports)
 ARRAY = dict(SCALAR, logical_and="np.logical_and({0}, {1})", logical_or="np.logical_or({0}, {1})",
              logical_not="np.logical_not({0})", maximum="np.maximum({0}, {1})", minimum="np.minimum({0}, {1})",
-             where="np.where({0}, {1}, {2})", absolute="np.abs({0})")
+             where="np.where({0}, {1}, {2})", absolute="np.abs({0})",
+             # Python's max(a, b) is b only when b > a (NaN first stays): on 0-d arrays too
+             builtin_max="np.where({1} > {0}, {1}, {0})", builtin_min="np.where({1} < {0}, {1}, {0})")
 
 
 @dataclass(eq=False)

@@ -212,6 +212,9 @@ class Renderer:
                     text = self.where_scalar(e, ty)
                 return text
             one = K.literal(Const(1.0, ty.dtype if ty.dtype.kind == "f" else np.float64))
+            # a 0-d array among numbers is read as its number (Numba's min/max take numbers only)
+            a = [f"{t}[()]" if isinstance(x, Dyn) and x.ty.is_array and x.ty.ndim == 0 else t
+                 for t, x in zip(a, e.args)]
             text = K.SCALAR[fn].format(*a, one=one)
             if fn == "power" and isinstance(e.args[1], Const) and e.args[1].value == 2:
                 text = f"{a[0]} * {a[0]}"

@@ -1025,12 +1025,37 @@ class Specializer:
                     raise self.unstable("a list or dict written at a run-time index")
                 self.check_mutation(container)
                 container[index] = value
+            elif isinstance(container, np.ndarray) and isinstance(target.value, _NAME) and \
+                    self._owned_by(container, target.value.id, frame):
+                # out = np.zeros(3) folded to a constant, then written with run-time values: the
+                # array is made at run time (from the constant) and written there
+                fresh = self.op("copy_array", [self.as_dyn(container)],
+                                Ty(container.dtype, container.shape, np.ndarray, "C"), target.value.id)
+                frame.env[target.value.id] = fresh
+                self.setitem(fresh, index, value, add=False)
             else:
                 raise self.error(f"jit cannot assign into {_describe(container)}")
         elif isinstance(target, _STARRED):
             raise self.error("jit cannot compile starred assignment")
         else:
             raise self.error(f"jit cannot assign to `{type(target).__name__}`")
+
+    def _owned_by(self, array, name, frame):
+        """True when the static `array` is reachable only through the local `name` of `frame`: not
+        a module or closure value, not held by another local or by a caller."""
+        def count(value):
+            if value is array:
+                return 1
+            if isinstance(value, (list, tuple)):
+                return sum(count(v) for v in value)
+            if isinstance(value, dict):
+                return sum(count(v) for v in value.values())
+            return 0
+        source = frame.source
+        if any(v is array for v in list(source.globals.values()) + list(source.closure.values())):
+            return False
+        return sum(count(v) for f in self.frames for v in f.env.values()) + \
+            (0 if frame in self.frames else count(list(frame.env.values()))) == 1
 
     def unpack(self, value, n):
         if isinstance(value, Dyn):

@@ -663,3 +663,31 @@ def test_jit_of_triangles_slogdet_cholesky_and_repeated_two_axis_index_add():
         transformed.__s2s__.wait()
         assert transformed.__s2s__.latest.error is None
         np.testing.assert_allclose(transformed(a, s), plain(a, s), rtol=1e-12, atol=1e-14)
+
+
+def test_jit_of_writes_into_a_zeros_array_and_builtin_min_of_a_reduction():
+    # were "jit cannot assign into array([0., 0., 0.])" and Numba's "No implementation of
+    # function min(array(float64, 0d), float64)" (fuzz seed 13579 indices 24 and 41)
+    from scipy.special import logsumexp
+
+    def f(x):
+        out = np.zeros(3)
+        for i in range(3):
+            out[i] = x[i] * np.sum(x)
+        return np.sum(out) + np.square(min(logsumexp(x), np.sum(x[1:]))) + max(np.sum(x), 0.1)
+
+    def shared(x):
+        a = np.zeros(3)
+        b = a
+        a[0] = x[0]
+        return np.sum(b)
+
+    x = np.array([0.3, -0.7, 0.2])
+    for fn in (f, s2s.grad(f)):
+        transformed = s2s.jit(fn)
+        transformed(x)
+        transformed.__s2s__.wait()
+        assert transformed.__s2s__.latest.error is None
+        np.testing.assert_allclose(transformed(x), fn(x), rtol=1e-12)
+    with pytest.raises(s2s.TransformError, match="cannot assign into"):    # b would not see the write
+        s2s.jit(shared)(x)
