@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 from beartype import BeartypeConf, beartype
 
-from .ast_passes import parse, reads
+from .ast_passes import parse, reads, resolve
 from .ast_passes.pipeline import Program
 from .codegen import emit, module as modules, program_cache
 from .runtime import primitives
@@ -95,6 +95,10 @@ def _source_of(fun):
         return inner, args + tuple(fun.args), {**kwargs, **fun.keywords}
     if isinstance(fun, types.MethodType):
         inner, args, kwargs = _source_of(fun.__func__)
+        if not args and not kwargs and isinstance(fun.__func__, types.FunctionType):
+            bound = resolve.bind_first_parameter(inner, fun.__self__)
+            if bound is not None:       # `self` a known object: self.predict(...) resolves inside
+                return bound, (), {}
         return inner, (fun.__self__,) + args, kwargs
     if isinstance(fun, types.FunctionType):
         return parse.function(fun), (), {}

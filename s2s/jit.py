@@ -260,7 +260,8 @@ class JitRecord:
     def positional(self, args, kwargs):
         """Keyword arguments moved to their positions (defaults of skipped parameters filled in)."""
         try:
-            bound = inspect.signature(self.numpy_function).bind(*args, **kwargs)
+            bound = inspect.signature(self.fun if isinstance(self.fun, types.MethodType)
+                                      else self.numpy_function).bind(*args, **kwargs)
         except TypeError as err:
             raise TypeError(f"{self.title}: {err}") from None
         bound.apply_defaults()
@@ -316,8 +317,10 @@ class JitRecord:
             return compiled.call
         record = self.record_for(args)
         fn = record.function if record is not None else self.numpy_function
-        abstract, leaves_of_args, params = abstract_arguments(fn, args, self.static_argnums)
         bound, keywords = self.bound(record)
+        if record is None and isinstance(self.fun, types.MethodType):
+            bound = (self.fun.__self__,)            # jit(model.loss): self is known, passed in front
+        abstract, leaves_of_args, params = abstract_arguments(fn, args, self.static_argnums, skip=len(bound))
         cache_key = self.cache_key(key, fn, bound, keywords)
         found = program_cache.lookup_payload(cache_key, fn) if cache_key is not None else None
         if found is not None:
@@ -434,11 +437,12 @@ def _is_dynamic_leaf(v):
     return isinstance(v, (np.ndarray, np.generic, bool, int, float, complex))
 
 
-def abstract_arguments(fn, args, static_argnums):
-    """(abstract args for the specializer, args -> flat leaves function, parameter names)."""
+def abstract_arguments(fn, args, static_argnums, skip=0):
+    """(abstract args for the specializer, args -> flat leaves function, parameter names); `skip`
+    leading parameters of `fn` are bound in front of `args`."""
     from .codegen.residual import Dyn, ty_of
     try:
-        names = list(inspect.signature(fn).parameters)
+        names = list(inspect.signature(fn).parameters)[skip:]
     except (TypeError, ValueError):
         names = []
     n = len(args)

@@ -6,7 +6,7 @@ import gast
 
 from ..runtime import primitives
 from . import (activity, aliases, batching, check, comprehensions, desugar, forward, inline, nodes, normalize, parse,
-               resolve, reverse, sequences, tidy)
+               resolve, reverse, sequences, static_branches, static_loops, tidy)
 
 
 def prepare(source, program):
@@ -21,7 +21,9 @@ def prepare(source, program):
     source = sequences.appends(source)                         # t += (x,) on a local tuple -> t.append(x)
     check.supported(source)                                    # TransformError at the user's line
     aliases.calls_through_locals(source)                       # act = np.tanh; act(x) -> np.tanh(x)
+    static_loops.unroll(source)                                # for layer in self.layers: one copy each
     resolve.names(source, program.binder, program.function_source)   # globals, closures, callees
+    static_branches.decide(source.tree)                         # if self.activation is not None: ...
     desugar.plainer_spellings(source.tree)                     # dict(a=x) -> {'a': x}, np.r_[...]
     fn = normalize.one_op_per_line(source, taken=program.binder.values)   # A-normal form; user names kept
     program.local_names |= fn.s2s_namer.taken

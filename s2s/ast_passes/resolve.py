@@ -180,6 +180,11 @@ def _static_value(node):
             return getattr(base, node.attr)
         except AttributeError:
             raise KeyError(node.attr) from None
+    if isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant) and \
+            type(node.slice.value) is int:                     # self.layers[0], from static_loops
+        base = _static_value(node.value)
+        if isinstance(base, (list, tuple)) and -len(base) <= node.slice.value < len(base):
+            return base[node.slice.value]
     raise KeyError(node)
 
 
@@ -205,6 +210,9 @@ def _classify_call(node, scope):
                 return Callee("primitive", label, primitive=prim, signature=signature, receiver=True)
             return Callee("opaque", label, receiver=True)
         return Callee("opaque", label)
+    if isinstance(func, gast.Subscript):        # self.layers[0](p, x): the item by a name of its own
+        node.func = nodes.name(scope.binder.bind(f"{_label(func.value).split('.')[-1]}_{func.slice.value}", value))
+        node.func.s2s_value = value
     callee = classify_value(value, label, scope.binder, scope.function_sources)
     if callee.kind == "user" and isinstance(value, types.FunctionType) and not callee.prefix_args:
         _bind_function_arguments(node, callee, scope)
@@ -297,6 +305,32 @@ def _bind_function_arguments(node, callee, scope):
     if known is None:
         known = _bound_copy(source, bound, through, params, gone)
         scope.binder.bound_sources[key] = known
+    callee.function = known
+
+
+def bind_first_parameter(source, obj):
+    """A copy of `source` with its first parameter bound to `obj` (a closure name): a method of a
+    known object, so `self.predict(...)` inside resolves like the method itself. None when the
+    first parameter is assigned or the function takes *args."""
+    args = source.tree.args
+    params = [a.id for a in args.args]
+    if not params or args.posonlyargs or args.vararg or args.kwarg or params[0] in source.closure or any(
+            isinstance(n, gast.Name) and n.id == params[0] and isinstance(n.ctx, gast.Store)
+            for n in nodes.walk(source.tree, contexts=False)):
+        return None
+    return _bound_copy(source, {params[0]: obj}, {}, params, {params[0]})
+
+
+def _bind_self(callee, obj, binder):
+    """`obj.method(...)` in transformed code: the method's function with `self` bound (memoized)."""
+    key = (id(callee.function), (("self", id(obj)),), ())
+    known = binder.bound_sources.get(key)
+    if known is None:
+        known = bind_first_parameter(callee.function, obj)
+        if known is None:
+            callee.prefix_args = [nodes.name(binder.bind("self", obj))]
+            return
+        binder.bound_sources[key] = known
     callee.function = known
 
 
@@ -426,13 +460,18 @@ def classify_value(value, label, binder, function_sources):
         return inner
     if isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType):
         inner = classify_value(value.__func__, label, binder, function_sources)
-        if inner.kind == "user":
-            inner.prefix_args = [nodes.name(binder.bind("self", value.__self__))]
+        if inner.kind == "user" and not inner.prefix_args:
+            _bind_self(inner, value.__self__, binder)
+        elif inner.kind == "user":
+            inner.prefix_args = [nodes.name(binder.bind("self", value.__self__))] + inner.prefix_args
         return inner
     if isinstance(value, types.FunctionType):
         module = getattr(value, "__module__", "") or ""
         if module == _ADJOINT_MODULE or not module.startswith(_LIBRARY_PREFIXES):
             return Callee("user", label, function=function_sources(value))
+    call = getattr(type(value), "__call__", None)
+    if isinstance(call, types.FunctionType) and not isinstance(value, type):
+        return classify_value(value.__call__, label, binder, function_sources)     # layer(p, x)
     return Callee("opaque", label)
 
 
@@ -444,6 +483,8 @@ def _label(func):
         return f"{_label(func.value)}.{func.attr}"
     if isinstance(func, gast.Call):
         return f"{_label(func.func)}(...)"
+    if isinstance(func, gast.Subscript):
+        return f"{_label(func.value)}[{nodes.to_source(func.slice)}]"
     return "<expression>"
 
 

@@ -31,6 +31,7 @@ CUDA_SCALAR = dict(
     maximum="({0} if ({0} >= {1} or {0} != {0}) else {1})", minimum="({0} if ({0} <= {1} or {0} != {0}) else {1})",
     builtin_max="({0} if {0} >= {1} else {1})", builtin_min="({0} if {0} <= {1} else {1})",
     expit="{one} / ({one} + math.exp(-{0}))",
+    logaddexp="(({0} if {0} >= {1} else {1}) + math.log1p(math.exp(-abs({0} - {1}))))",
 )
 
 

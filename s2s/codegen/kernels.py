@@ -60,6 +60,7 @@ SCALAR = {
     "sqrt": "np.sqrt({0})", "sin": "np.sin({0})", "cos": "np.cos({0})", "tan": "np.tan({0})",
     "tanh": "np.tanh({0})", "sinh": "np.sinh({0})", "cosh": "np.cosh({0})", "arctan": "np.arctan({0})",
     "arcsin": "np.arcsin({0})", "arccos": "np.arccos({0})", "arctan2": "np.arctan2({0}, {1})",
+    "logaddexp": "np.logaddexp({0}, {1})",
     "sign": "np.sign({0})", "floor": "np.floor({0})", "ceil": "np.ceil({0})", "rint": "np.rint({0})",
     "round": "np.rint({0})", "trunc": "np.trunc({0})", "isnan": "np.isnan({0})", "isinf": "np.isinf({0})",
     "isfinite": "np.isfinite({0})",

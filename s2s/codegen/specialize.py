@@ -330,14 +330,15 @@ UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "square", "sin", "cos", "tan", 
          "isnan", "isinf", "isfinite", "negative", "positive", "logical_not", "invert", "round"}
 BINARY = {"add", "subtract", "multiply", "divide", "power", "mod", "floor_divide", "less", "less_equal",
           "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or", "bitwise_and",
-          "bitwise_or", "bitwise_xor", "maximum", "minimum", "arctan2", "builtin_max", "builtin_min"}
+          "bitwise_or", "bitwise_xor", "maximum", "minimum", "arctan2", "builtin_max", "builtin_min",
+          "logaddexp"}
 UFUNC = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.true_divide,
          "power": np.power, "mod": np.mod, "floor_divide": np.floor_divide, "less": np.less,
          "less_equal": np.less_equal, "greater": np.greater, "greater_equal": np.greater_equal,
          "equal": np.equal, "not_equal": np.not_equal, "logical_and": np.logical_and,
          "logical_or": np.logical_or, "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
          "bitwise_xor": np.bitwise_xor, "maximum": np.maximum, "minimum": np.minimum,
-         "arctan2": np.arctan2, "builtin_max": np.maximum, "builtin_min": np.minimum,
+         "arctan2": np.arctan2, "builtin_max": np.maximum, "builtin_min": np.minimum, "logaddexp": np.logaddexp,
          "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt,
          "square": np.square, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
          "sinh": np.sinh, "cosh": np.cosh, "arctan": np.arctan, "arcsin": np.arcsin, "arccos": np.arccos,
@@ -795,6 +796,9 @@ class Specializer:
             return self.call_primitive(prim, fn, args, kwargs, hint)
         if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
             return self.call_value(fn.__func__, [fn.__self__] + list(args), kwargs, hint)
+        if not isinstance(fn, (type, types.FunctionType)) and \
+                isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
+            return self.call_value(type(fn).__call__, [fn] + list(args), kwargs, hint)     # layer(p, x)
         if isinstance(fn, types.FunctionType) and (prim is not None or _is_user_function(fn)):
             source = function_source(fn)
             checked, tree = normalized(source)

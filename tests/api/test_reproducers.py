@@ -691,3 +691,46 @@ def test_jit_of_writes_into_a_zeros_array_and_builtin_min_of_a_reduction():
         np.testing.assert_allclose(transformed(x), fn(x), rtol=1e-12)
     with pytest.raises(s2s.TransformError, match="cannot assign into"):    # b would not see the write
         s2s.jit(shared)(x)
+
+
+class _Scale:
+    def __init__(self, factor, activation=None):
+        self.factor = factor
+        self.activation = activation
+
+    def __call__(self, x):
+        y = x * self.factor
+        if self.activation is not None:
+            y = self.activation(y)
+        return y
+
+
+class _Stack:
+    def __init__(self, layers):
+        self.layers = layers
+
+    def predict(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def loss(self, x, w):
+        return np.sum(self.predict(x) * w)
+
+
+def test_methods_callable_objects_and_loops_over_layers():
+    # were "no derivative rule for `self.predict`", "`layer`" and `layer.activation` (None called in
+    # the branch the object's configuration never takes); jit(model.loss): "missing the argument"
+    model = _Stack([_Scale(2.0, np.tanh), _Scale(0.5), _Scale(-1.5, np.sin)])
+    x, w = np.array([0.3, -0.7]), np.array([1.0, 2.0])
+    for k in (0, 1):
+        np.testing.assert_allclose(s2s.grad(model.loss, argnums=k)(x, w), numerical_grad(model.loss, (x, w), k),
+                                   rtol=1e-6, atol=1e-9)
+    xs = np.stack([x, -x, 2 * x])
+    np.testing.assert_allclose(s2s.vmap(model.loss, in_axes=(0, None))(xs, w), [model.loss(r, w) for r in xs],
+                               rtol=1e-12)
+    for transformed, plain in ((s2s.jit(model.loss), model.loss), (s2s.jit(s2s.grad(model.loss)), s2s.grad(model.loss))):
+        transformed(x, w)
+        transformed.__s2s__.wait()
+        assert transformed.__s2s__.latest.error is None
+        np.testing.assert_allclose(transformed(x, w), plain(x, w), rtol=1e-12)

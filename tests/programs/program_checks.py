@@ -103,16 +103,8 @@ BUGS = {
                                "saved batched, the untaken branch runs on None: crash or wrong values",
     "nested-grad": "s2s.grad called inside a transformed function: 'source of grad is not available "
                    "(defined in <@beartype(s2s.api.grad)>)'",
-    "function-argument": "grad: calling a function held in a variable - a parameter, a default argument "
-                         "(nonlinearity=np.tanh), a local alias or an attribute (self.activation): "
-                         "'no derivative rule for `func`'",
-    "self-method": "grad: self.method(...) inside a method ('no derivative rule for `self.predict`')",
-    "callable-object": "grad: calling an object with __call__ ('no derivative rule for `layer`')",
     "varargs": "TransformError refusing a `*args` parameter (autograd's concat_and_multiply(weights, *args))",
     "varargs-jit": "jit refusing a call of a `*args` function ('concat_and_multiply takes 1 argument(s), 2 given')",
-    "jit-callable-object": "jit: calling an object with __call__ ('jit cannot compile a call of "
-                           "<Dense object> on run-time values')",
-    "jit-bound-method": "jit(obj.method): 'missing the argument y' (self is not bound)",
 }
 
 

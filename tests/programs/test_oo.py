@@ -10,17 +10,14 @@ params = model.init_params()
 x, y = oo.make_data()
 
 
-@bug("self-method")
 def test_grad_of_bound_loss_method():
     check_grad(model.loss, params, x, y)
 
 
-@bug("self-method")
 def test_value_and_grad_of_bound_loss_method():
     check_value_and_grad(model.loss, params, x, y)
 
 
-@bug("self-method")
 def test_grad_of_a_function_calling_the_model():
     def loss(params, x, y):
         return model.loss(params, x, y)
@@ -28,7 +25,6 @@ def test_grad_of_a_function_calling_the_model():
     check_grad(loss, params, x, y)
 
 
-@bug("callable-object")
 def test_grad_of_single_layer_call():
     layer = model.layers[0]
 
@@ -50,18 +46,15 @@ def test_vmap_of_per_example_loss_method():
     check_vmap(example_loss, params, x, y, in_axes=(None, 0, 0))
 
 
-@bug("jit-bound-method")
 def test_jit_of_loss_method():
     check_jit(model.loss, params, x, y)
 
 
-@bug("self-method")
 def test_jit_of_grad_of_loss_method():
     check_jit(s2s.grad(model.loss), params, x, y, expected=fd_grad(model.loss, (params, x, y)),
               rtol=1e-6, atol=1e-8)
 
 
-@bug("function-argument")
 def test_grad_of_a_layer_method_called_on_the_object():
     layer = model.layers[0]
 
@@ -71,7 +64,6 @@ def test_grad_of_a_layer_method_called_on_the_object():
     check_grad(loss, params[0], x)
 
 
-@bug("jit-callable-object")
 def test_jit_of_a_function_calling_predict():
     def predict(params, x):
         return model.predict(params, x)
@@ -79,7 +71,6 @@ def test_jit_of_a_function_calling_predict():
     check_jit(predict, params, x)
 
 
-@bug("function-argument")
 def test_grad_of_a_layer_without_activation_called_by_method():
     layer = model.layers[1]
 

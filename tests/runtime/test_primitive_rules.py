@@ -116,6 +116,7 @@ CASES.update({
     "mod": binary_cases(lambda *s: 3 * r(*s), pos),
     "maximum": binary_cases(), "minimum": binary_cases(),
     "arctan2": binary_cases(),
+    "logaddexp": binary_cases(),
     "builtin_max": [C(0.3, -0.2, _id="floats"), C(-0.3, 0.2, _id="floats-y"),
                     C(np.float64(1.5), 2.5, _id="numpy-scalar")],
     "builtin_min": [C(0.3, -0.2, _id="floats"), C(-0.3, 0.2, _id="floats-y"),

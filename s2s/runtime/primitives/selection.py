@@ -47,6 +47,12 @@ clip = primitive(
          "a_max": "a_max_dot * (out < a)", "max": "max_dot * (out < a)"}, batch=batching.elementwise)
 
 # d arctan2(y, x) = (x dy - y dx) / (x^2 + y^2)
+# log(exp(x) + exp(y)): each operand's share of the sum is exp(operand - out)
+logaddexp = primitive(
+    "logaddexp", np.logaddexp, "x, y",
+    vjp={"x": "unbroadcast(out_bar * np.exp(x - out), x)", "y": "unbroadcast(out_bar * np.exp(y - out), y)"},
+    jvp={"x": "x_dot * np.exp(x - out)", "y": "y_dot * np.exp(y - out)"}, batch=batching.elementwise)
+
 arctan2 = primitive(
     "arctan2", [np.arctan2, math.atan2], "y, x",
     vjp={"y": "unbroadcast(out_bar * x / (x * x + y * y), y)",
