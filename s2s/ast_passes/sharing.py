@@ -91,7 +91,7 @@ class Sharing:
             elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                     node.func.attr in CONTAINER_METHODS:
                 root = _root(node.func.value)
-                if root is not None:
+                if root in self.locals:         # lst.append(a); not np.add(a, b)
                     self._link(root, [("held", n) for a in node.args for _, n in self.may_alias(a)], node)
 
     # -- building the links ------------------------------------------------------------------
@@ -116,7 +116,7 @@ class Sharing:
 
     def _link(self, name, links, where):
         for kind, other in links:
-            if other == name:
+            if other == name or not self._may_hold_data(other):
                 continue
             if kind == "same":
                 self.same[name].append((other, where))
@@ -192,6 +192,14 @@ class Sharing:
         for attr in reversed(chain):
             value = getattr(value, attr, None)
         return root, value
+
+    def _may_hold_data(self, name):
+        """False for module-level names of modules, functions and classes: they share no arrays."""
+        if name in self.locals or name not in self.globals:
+            return True
+        value = self.globals[name]
+        return not isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type,
+                                      np.ufunc, int, float, complex, bool, str))
 
     def _maybe_sequence(self, node):
         if isinstance(node, (gast.List, gast.Tuple)):
@@ -296,6 +304,9 @@ class Sharing:
         given = sorted(partners & params)
         if given:
             return f"may share memory with the argument `{given[0]}`"
+        module = sorted(p for p in partners if p not in self.locals)
+        if module:
+            return f"may share memory with the module value `{module[0]}`"
         seen = self.read_after(stmt, partners)
         if seen is not None:
             return f"shares memory with `{seen.id}` (read afterwards)"
