@@ -310,3 +310,8 @@ def source(transformed) -> str:
         raise TypeError(f"source() takes a function returned by an s2s transformation, got {transformed!r}")
     record.ensure()
     return record.source
+
+
+# inside transformed code, `grad/value_and_grad(f)(x)` is made when transforming (ast_passes/inline.py)
+grad.__s2s_curried__ = True
+value_and_grad.__s2s_curried__ = True

@@ -298,3 +298,9 @@ class _JvpAlong(Generated):
         source, _, _ = _source_of(self.fun)
         name, _, _ = program.jvp_function(source, self.mask, callee=False)
         return name
+
+
+# inside transformed code, `jacfwd/jacrev/hessian(f)(x)` is made when transforming (ast_passes/inline.py)
+jacfwd.__s2s_curried__ = True
+jacrev.__s2s_curried__ = True
+hessian.__s2s_curried__ = True

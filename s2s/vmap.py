@@ -187,3 +187,7 @@ def _freeze(axes):
     if isinstance(axes, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in axes.items()))
     return axes
+
+
+# inside transformed code, `vmap(f)(x)` is made when transforming (ast_passes/inline.py)
+vmap.__s2s_curried__ = True

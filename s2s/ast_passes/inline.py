@@ -41,8 +41,19 @@ def transformation_calls(source):
         except (KeyError, TypeError):
             return None
 
+    def curried(call):
+        """`s2s.grad(f)` with everything known now: the transformation to call (or None)."""
+        try:
+            transformation = static(call.func)
+        except (KeyError, TypeError):
+            return None
+        if not getattr(transformation, "__s2s_curried__", False):
+            return None
+        return transformation
+
     calls = [n for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Call) and hook(n) is not None]
-    if not calls:
+    made = [n for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Call) and curried(n) is not None]
+    if not calls and not made:
         return source
     scope = dict(source.globals)
     taken = set(scope) | set(source.closure) | locals_ | \
@@ -53,6 +64,21 @@ def transformation_calls(source):
         scope[name] = value
         return nodes.name(name)
 
+    replaced = {}
+    for call in made:
+        # s2s.grad(f)(q, data), g = s2s.grad(f): the generated function, made now, by a global name
+        try:
+            args = [static(a) if not isinstance(a, gast.Constant) else a.value for a in call.args]
+            keywords = {k.arg: static(k.value) if not isinstance(k.value, gast.Constant) else k.value.value
+                        for k in call.keywords}
+        except (KeyError, TypeError):
+            continue                    # f is a local: left to fail (or not) as before
+        transformation = curried(call)
+        made_fn = transformation(*args, **keywords)
+        label = getattr(args[0], "__name__", "fun") if args else "fun"
+        replaced[id(call)] = bind(made_fn, f"{transformation.__name__}_{label}".replace("<lambda>", "lambda_"))
+    if replaced:
+        _replace(fn, replaced)
     for call in calls:
         try:
             new = hook(call)(call, static, bind)
@@ -65,3 +91,15 @@ def transformation_calls(source):
     return parse.FunctionSource(tree=fn, filename=source.filename, globals=scope, closure=source.closure,
                                 qualname=source.qualname, python_function=source.python_function,
                                 prelifted=source.prelifted)
+
+
+def _replace(tree, replaced):
+    """Put the Name in `replaced[id(call)]` where each call was."""
+    for node in nodes.walk(tree, contexts=False):
+        for field, value in gast.iter_fields(node):
+            if isinstance(value, gast.Call) and id(value) in replaced:
+                setattr(node, field, gast.copy_location(replaced[id(value)], value))
+            elif isinstance(value, list):
+                for k, item in enumerate(value):
+                    if isinstance(item, gast.Call) and id(item) in replaced:
+                        value[k] = gast.copy_location(replaced[id(item)], item)

@@ -734,3 +734,22 @@ def test_methods_callable_objects_and_loops_over_layers():
         transformed.__s2s__.wait()
         assert transformed.__s2s__.latest.error is None
         np.testing.assert_allclose(transformed(x, w), plain(x, w), rtol=1e-12)
+
+
+def _energy(x, c):
+    return np.sum(np.sin(x) * c + x ** 4)
+
+
+def test_a_transformation_made_inside_transformed_code():
+    # was "source of grad is not available (defined in <@beartype(s2s.api.grad)>)"
+    def directional(x, v):
+        slope = s2s.grad(_energy)
+        return np.sum(slope(x, 2.0) * v) + np.sum(s2s.vmap(np.tanh)(x) * v)
+
+    def hvp(x, v):
+        return s2s.jvp(lambda q: s2s.grad(_energy)(q, 2.0), (x,), (v,))[1]
+
+    x, v = np.array([0.3, -0.7]), np.array([1.0, 0.5])
+    hessian = np.diag(-2.0 * np.sin(x) + 12.0 * x ** 2)
+    np.testing.assert_allclose(s2s.grad(directional)(x, v), hessian @ v + v / np.cosh(x) ** 2, rtol=1e-10)
+    np.testing.assert_allclose(hvp(x, v), hessian @ v, rtol=1e-10)

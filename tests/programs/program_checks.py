@@ -101,8 +101,6 @@ BUGS = {
     "jit-of-jit": "jit(jit(f)): TypeError in JitRecord.bound (cannot unpack non-iterable function object)",
     "vmap-grad-static-branch": "vmap(grad(f)): a branch on a static Python bool in a called function is "
                                "saved batched, the untaken branch runs on None: crash or wrong values",
-    "nested-grad": "s2s.grad called inside a transformed function: 'source of grad is not available "
-                   "(defined in <@beartype(s2s.api.grad)>)'",
     "varargs": "TransformError refusing a `*args` parameter (autograd's concat_and_multiply(weights, *args))",
     "varargs-jit": "jit refusing a call of a `*args` function ('concat_and_multiply takes 1 argument(s), 2 given')",
 }

@@ -36,7 +36,6 @@ def test_grad_wrt_data():
     check_grad(gmm.objective, params, data, argnums=1)
 
 
-@bug("nested-grad")
 def test_hvp_by_jvp_of_grad():
     def hvp(p, v):
         return s2s.jvp(lambda q: s2s.grad(gmm.objective)(q, data), (p,), (v,))[1]
@@ -44,7 +43,6 @@ def test_hvp_by_jvp_of_grad():
     assert_tree_close(hvp(params, direction), fd_hvp(params, direction), rtol=1e-6, atol=1e-8)
 
 
-@bug("nested-grad")
 def test_hvp_by_grad_of_dot_with_grad():
     def grad_dot(p, v):
         g = s2s.grad(gmm.objective)(p, data)
