@@ -166,6 +166,28 @@ def twin(fn, key):
     return twins[key]
 
 
+def _join_displays(tree, star, names):
+    """`xs + (a,)`, `(a,) + xs` with `xs` the packed *args: one tuple display `(xs_0, xs_1, a)`
+    (autograd's `np.hstack(args + (ones,))`), which every pass reads as a sequence."""
+    def parts(node):
+        if isinstance(node, gast.Name) and node.id == star and isinstance(node.ctx, gast.Load):
+            return [nodes.name(m) for m in names]
+        if isinstance(node, gast.Tuple) and not any(isinstance(e, gast.Starred) for e in node.elts):
+            return list(node.elts)
+        return None
+
+    class Join(gast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            if isinstance(node.op, gast.Add):
+                left, right = parts(node.left), parts(node.right)
+                if left is not None and right is not None:
+                    return gast.copy_location(nodes.tuple_(left + right), node)
+            return node
+
+    Join().visit(tree)
+
+
 def with_positional(source, n):
     """`def f(a, *xs)` called with `n` values for `xs`: `def f(a, xs_0, ..., xs_{n-1})` starting with
     `xs = (xs_0, ...)`; `g(*xs)` inside becomes `g(xs_0, ...)` while `xs` is never rebound."""
@@ -187,6 +209,7 @@ def with_positional(source, n):
                 call.args = [a for arg in call.args for a in (
                     [nodes.name(m) for m in names] if isinstance(arg, gast.Starred)
                     and isinstance(arg.value, gast.Name) and arg.value.id == star else [arg])]
+        _join_displays(tree, star, names)
     for name_ in names:
         param = nodes.store(name_)
         param.ctx = gast.Param()

@@ -266,8 +266,7 @@ class Reverse:
                 pop = nodes.call(nodes.attr(nodes.name(self.bar(lst)), "pop"))
                 arg = call.args[0]
                 if isinstance(arg, gast.Name) and arg.id in self.active:
-                    if self.kinds.get(arg.id) == ARRAY:      # an entry nothing read is None: zeros
-                        pop = dense_of(pop, arg.id)
+                    pop = dense_of(pop, arg.id)              # an entry nothing read is None: zeros
                     return self.accumulate(arg.id, pop, live)
                 return [nodes.expr(pop)]
             return []

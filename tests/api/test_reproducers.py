@@ -753,3 +753,24 @@ def test_a_transformation_made_inside_transformed_code():
     hessian = np.diag(-2.0 * np.sin(x) + 12.0 * x ** 2)
     np.testing.assert_allclose(s2s.grad(directional)(x, v), hessian @ v + v / np.cosh(x) ** 2, rtol=1e-10)
     np.testing.assert_allclose(hvp(x, v), hessian @ v, rtol=1e-10)
+
+
+def _concat_and_multiply(weights, *args):
+    cat_state = np.hstack(args + (np.ones((args[0].shape[0], 1)),))
+    return np.dot(cat_state, weights)
+
+
+def test_varargs_joined_with_a_tuple_and_an_unread_list_entry():
+    # autograd's LSTM: `args + (ones,)` was refused; once joined, the backward sweep passed the
+    # None cotangent of a list entry nothing read to a helper's backward (TypeError)
+    def loss(w, x, h):
+        outs = [_concat_and_multiply(w, x, h)]
+        for _ in range(2):
+            h = np.tanh(_concat_and_multiply(w, x, h))
+            outs.append(h)
+        return np.sum(outs[0] * outs[1])          # outs[2] is never read
+
+    w, x, h = np.linspace(-0.5, 0.5, 10).reshape(5, 2), np.array([[0.3, -0.2]]), np.array([[0.1, 0.4]])
+    for k in range(3):
+        np.testing.assert_allclose(s2s.grad(loss, argnums=k)(w, x, h), numerical_grad(loss, (w, x, h), k),
+                                   rtol=1e-6, atol=1e-9)

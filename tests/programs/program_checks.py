@@ -101,7 +101,6 @@ BUGS = {
     "jit-of-jit": "jit(jit(f)): TypeError in JitRecord.bound (cannot unpack non-iterable function object)",
     "vmap-grad-static-branch": "vmap(grad(f)): a branch on a static Python bool in a called function is "
                                "saved batched, the untaken branch runs on None: crash or wrong values",
-    "varargs": "TransformError refusing a `*args` parameter (autograd's concat_and_multiply(weights, *args))",
     "varargs-jit": "jit refusing a call of a `*args` function ('concat_and_multiply takes 1 argument(s), 2 given')",
 }
 

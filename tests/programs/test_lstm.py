@@ -9,12 +9,10 @@ params = lstm.init_lstm_params(input_size=3, state_size=2, output_size=3)
 inputs, targets = lstm.make_data()
 
 
-@bug("varargs")
 def test_grad_of_training_loss_on_every_key():
     check_grad(lstm.training_loss, params, inputs, targets)
 
 
-@bug("varargs")
 def test_value_and_grad():
     check_value_and_grad(lstm.training_loss, params, inputs, targets)
 
@@ -33,7 +31,6 @@ def test_jit_of_training_loss():
     check_jit(lstm.training_loss, params, inputs, targets)
 
 
-@bug("varargs")
 def test_jit_of_grad():
     check_jit(s2s.grad(lstm.training_loss), params, inputs, targets,
               expected=fd_grad(lstm.training_loss, (params, inputs, targets)), rtol=1e-6, atol=1e-8)
