@@ -46,6 +46,11 @@ def jit(fun=None, static_argnums=(), backend=None):
     if backend is None:
         from .runtime import devices
         backend = "gpu" if devices.gpu_available() else "cpu"
+    inner = getattr(fun, "__s2s__", None)
+    if isinstance(inner, JitRecord):            # jit(jit(f)): the same compiled function
+        if inner.static_argnums == static_argnums and inner.backend == backend:
+            return fun
+        fun = inner.fun
     record = JitRecord(fun, static_argnums, backend)
     call = record.make_call()
     name = getattr(fun, "__name__", "fun")

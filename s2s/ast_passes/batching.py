@@ -816,7 +816,7 @@ class Lowering:
         if isinstance(stmt, gast.If):
             if self.test_batched(stmt.test):
                 self.rewrote = True
-                return self.block(self.if_to_select(stmt))
+                return self.if_uniform_or_select(stmt)
             stmt.body = self.block(stmt.body)
             stmt.orelse = self.block(stmt.orelse)
             return [stmt]
@@ -868,6 +868,21 @@ class Lowering:
                 callee = getattr(n, "s2s", None)
                 if callee is not None and callee.kind == "user":
                     n.s2s_in_branch = True
+
+    def if_uniform_or_select(self, stmt):
+        """`if c:` on a batched c. When every example takes the same branch (a flag saved for the
+        backward sweep, broadcast to the batch), only that branch runs, as written: the other may
+        read values its examples never made (None). Otherwise both run and each example selects."""
+        test = nodes.copy(stmt.test)
+        body, orelse = nodes.copy(stmt.body), nodes.copy(stmt.orelse)
+        selected = self.block(self.if_to_select(stmt))
+        same, taken = self.fresh("same_branch", batched=False), self.fresh("taken", batched=False)
+        checks = [nodes.assign(same, self.ctx.primitive_call("same_for_all", [nodes.copy(test)])),
+                  nodes.assign(taken, self.ctx.primitive_call("any_active", [test]))]
+        uniform = nodes.if_(nodes.name(taken), self.block(body), self.block(orelse))
+        dispatch = nodes.if_(nodes.name(same), [uniform], selected)
+        _stamp([uniform], stmt.lineno)
+        return _stamp(checks + [dispatch], stmt.lineno)
 
     def if_to_select(self, stmt):
         test = stmt.test

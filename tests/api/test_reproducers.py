@@ -774,3 +774,27 @@ def test_varargs_joined_with_a_tuple_and_an_unread_list_entry():
     for k in range(3):
         np.testing.assert_allclose(s2s.grad(loss, argnums=k)(w, x, h), numerical_grad(loss, (w, x, h), k),
                                    rtol=1e-6, atol=1e-9)
+
+
+def _log_sum_exp(x, axis=None, keepdims=False):
+    max_x = np.max(x, axis=axis, keepdims=True)
+    out = max_x + np.log(np.sum(np.exp(x - max_x), axis=axis, keepdims=True))
+    if not keepdims:
+        out = np.squeeze(out, axis=axis)
+    return out
+
+
+def test_vmap_of_grad_through_a_branch_on_a_flag():
+    # autograd's MLP: the flag `not keepdims` is saved for the backward sweep, where vmap saw it
+    # batched and ran both branches, the untaken one on a None it never made: wrong gradients
+    def example_loss(w, x):
+        o = x[None, :] * w
+        return np.sum(o - _log_sum_exp(o, axis=1, keepdims=True)) + np.sum(_log_sum_exp(o * x, axis=1))
+
+    def mixed(w, x):                         # a condition that does differ between examples
+        return np.sum(np.sin(w) * x) if np.sum(x) > 0 else np.sum(w ** 2 * x)
+
+    w, xs = np.array([0.5, -1.0, 2.0]), np.array([[0.3, 0.1, -0.2], [1.0, 2.0, 0.5], [-1.0, -0.5, 0.2]])
+    for fn in (example_loss, mixed):
+        got = s2s.vmap(s2s.grad(fn), in_axes=(None, 0))(w, xs)
+        np.testing.assert_allclose(got, [numerical_grad(fn, (w, x), 0) for x in xs], rtol=1e-6, atol=1e-9)

@@ -136,10 +136,12 @@ def test_indexing_skips_the_batch_axis():
     assert "A[:, :, i]" in text and "A[:, 0]" in text
 
 
-def test_batched_branch_becomes_a_select():
-    text = source_of(relu_branch)
-    assert "if " not in text.split("def vmap_relu_branch")[1]
+def test_batched_branch_becomes_a_select_unless_every_example_takes_one():
+    text = source_of(relu_branch).split("def vmap_relu_branch")[1]
     assert "y = select_batched(x_gt_zero, y_then, y_else)" in text
+    assert "same_branch = bool(np.all(x_gt_zero == x_gt_zero[:1]))" in text and "if same_branch:" in text
+    for xs in (np.array([0.5, -2.0, 3.0]), np.array([0.5, 2.0]), np.array([-1.0, -2.0]), np.zeros((0,))):
+        np.testing.assert_allclose(s2s.vmap(relu_branch)(xs), [relu_branch(v) for v in xs])
 
 
 def test_unbatched_branch_stays_an_if():

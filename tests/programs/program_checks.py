@@ -98,9 +98,6 @@ def check_vmap(fun, *args, in_axes, rtol=1e-10, atol=1e-12):
 
 # -- s2s bugs these programs hit (see /work/notes/programs.md for minimized reproducers) ------------
 BUGS = {
-    "jit-of-jit": "jit(jit(f)): TypeError in JitRecord.bound (cannot unpack non-iterable function object)",
-    "vmap-grad-static-branch": "vmap(grad(f)): a branch on a static Python bool in a called function is "
-                               "saved batched, the untaken branch runs on None: crash or wrong values",
     "varargs-jit": "jit refusing a call of a `*args` function ('concat_and_multiply takes 1 argument(s), 2 given')",
 }
 

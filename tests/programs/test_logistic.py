@@ -59,7 +59,6 @@ def test_training_with_jit_of_grad():
     np.testing.assert_allclose(trained, expected, rtol=1e-10)
 
 
-@bug("jit-of-jit")
 def test_jit_of_a_jitted_step():
     step = s2s.jit(s2s.grad(lr.example_loss))
     check_jit(step, weights, lr.inputs[0], True, expected=s2s.grad(lr.example_loss)(weights, lr.inputs[0], True))

@@ -32,7 +32,6 @@ def test_vmap_per_example_loss():
     check_vmap(mlp.example_loss, params, inputs, targets, in_axes=(None, 0, 0))
 
 
-@bug("vmap-grad-static-branch")
 def test_vmap_of_grad_per_example_gradients():
     got = s2s.vmap(s2s.grad(mlp.example_loss), in_axes=(None, 0, 0))(params, inputs, targets)
     expected = tree_loop(lambda p, x, t: fd_grad(mlp.example_loss, (p, x, t)), (params, inputs, targets),

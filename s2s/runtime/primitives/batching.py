@@ -553,6 +553,11 @@ def any_active_rule(call):
     return call.expr("np.any(active)", active=call.slots["active"])
 
 
+@rule(out_batched=_never)
+def same_for_all_rule(call):
+    return call.expr("bool(np.all(condition == condition[:1]))", condition=call.slots["condition"])
+
+
 def _keys_of_dict(call):
     args = call.slots.get("args", ())
     return len(args) == 1 and call.is_dict(args[0])
@@ -607,6 +612,11 @@ def select(condition, x, y):
     if condition:
         return x
     return y
+
+
+def same_for_all(condition):
+    """Whether every example has this condition; for one example, always."""
+    return True
 
 
 def any_active(active):
@@ -1194,9 +1204,11 @@ select_prim = primitive(
     helper=True, result="any", batch=select_rule)
 any_active_prim = primitive("any_active", any_active, "active", differentiable=False, helper=True,
                             result="any", batch=any_active_rule)
+same_for_all_prim = primitive("same_for_all", same_for_all, "condition", differentiable=False, helper=True,
+                              result="any", batch=same_for_all_rule)
 
 HELPER_NAMES = [
-    "select", "any_active", "match_rank", "broadcast_batch", "move_batch_axes", "move_out_axes",
+    "select", "any_active", "same_for_all", "match_rank", "broadcast_batch", "move_batch_axes", "move_out_axes",
     "batch_size_of", "example_axes", "batch_axis", "batch_permutation", "example_transpose",
     "batch_shape", "example_shape", "example_len", "example_size", "example_tree_size", "example_items", "take_example",
     "stack_examples", "select_batched", "batch_matmul", "batch_dot", "batch_inner", "batch_outer",
