@@ -1027,16 +1027,28 @@ def _read_before_written(block, written=None):
             free |= _read_before_written(stmt.body, inner)
             free |= nodes.names_stored(stmt.body) - written   # maybe no step
         elif isinstance(stmt, gast.Assign):
-            free |= _names(stmt.value) - written
+            free |= _reads(stmt.value) - written
             written |= nodes.names_stored(stmt.targets[0])
         else:
-            free |= _names(stmt) - written
+            free |= {n.id for n in _with_hidden_arguments([stmt]) if isinstance(n, gast.Name)
+                     and isinstance(n.ctx, gast.Load)} - written
     return free
+
+
+def _with_hidden_arguments(block):
+    """Every node of `block`, and the arguments a user call passes without writing them (a lifted
+    function's free locals, a partial's arguments: `Callee.prefix_args` / `suffix_args`)."""
+    for n in nodes.walk_body(block, contexts=False):
+        yield n
+        callee = getattr(n, "s2s", None) if isinstance(n, gast.Call) else None
+        if callee is not None and callee.kind == "user":
+            for arg in list(callee.prefix_args) + list(callee.suffix_args) + list(callee.keywords.values()):
+                yield from nodes.walk(arg, contexts=False)
 
 
 def _name_counts(block):
     counts = {}
-    for n in nodes.walk_body(block, contexts=False):
+    for n in _with_hidden_arguments(block):
         if isinstance(n, gast.Name):
             counts[n.id] = counts.get(n.id, 0) + 1
     return counts
@@ -1062,7 +1074,7 @@ def _rename_from_first_write(block, name, new):
 def _rename(block, mapping):
     if not mapping:
         return
-    for n in nodes.walk_body(block, contexts=False):
+    for n in list(_with_hidden_arguments(block)):
         if isinstance(n, gast.Name) and n.id in mapping:
             n.id = mapping[n.id]
 

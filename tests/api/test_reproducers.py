@@ -798,3 +798,24 @@ def test_vmap_of_grad_through_a_branch_on_a_flag():
     for fn in (example_loss, mixed):
         got = s2s.vmap(s2s.grad(fn), in_axes=(None, 0))(w, xs)
         np.testing.assert_allclose(got, [numerical_grad(fn, (w, x), 0) for x in xs], rtol=1e-6, atol=1e-9)
+
+
+def test_vmap_of_a_branch_assigning_what_a_local_def_reads():
+    # fuzz seed 3001 index 53: in the select form of a batched `if`, `acc = 0.5` was renamed for
+    # the branch but the call of g, which reads acc without writing it, kept the old name
+    def f(x):
+        acc = 0.0
+        for _ in range(3):
+            acc += np.sum(x)
+            if acc > 1.0:
+                return acc * 2.0
+
+        def g(z):
+            return x * acc
+
+        acc = 0.5
+        return np.sum(g(x))
+
+    xs = np.array([[0.1, 0.2, 0.1], [1.0, 1.0, 1.0], [-0.5, 0.2, 0.1]])
+    np.testing.assert_allclose(s2s.vmap(f)(xs), [f(x) for x in xs], rtol=1e-12)
+    np.testing.assert_allclose(s2s.vmap(s2s.grad(f))(xs), [numerical_grad(f, (x,), 0) for x in xs], rtol=1e-6)
