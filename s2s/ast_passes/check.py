@@ -43,9 +43,11 @@ def supported(source):
             if name_ in params or conflict:
                 what = f"the argument `{name_}`" if name_ in params else f"`{name_}`, which {conflict},"
                 op = nodes.to_source(gast.BinOp(left=nodes.name(name_), op=node.op, right=node.value))
-                raise source.error(f"`{source.line(node.lineno)}` changes {what} in place (NumPy `op=` on an "
+                err = source.error(f"`{source.line(node.lineno)}` changes {what} in place (NumPy `op=` on an "
                                    "array writes into it), which s2s cannot follow.", node, construct="",
                                    suggestion=f"Write a new value instead: {name_} = {op}")
+                err.shared_write = name_ not in params
+                raise err
         if isinstance(node, (gast.Assign, gast.AugAssign)):
             for target in node.targets if isinstance(node, gast.Assign) else [node.target]:
                 root = _root_name(target) if isinstance(target, gast.Subscript) else None

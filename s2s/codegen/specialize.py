@@ -419,7 +419,9 @@ def normalized(source):
         return raw, raw.tree
     try:
         checked, fn = prepare(source, _program())
-    except TransformError:
+    except TransformError as err:
+        if getattr(err, "shared_write", False):
+            raise       # the specializer too takes `acc += v` for a new value: a name sharing acc would differ
         # a helper s2s cannot differentiate (it raises, writes in place...) still specializes:
         # its own tree, names looked up in its own globals
         checked = parse.FunctionSource(tree=source.tree, filename=source.filename, globals=source.globals,
@@ -1032,7 +1034,10 @@ class Specializer:
             elif isinstance(container, np.ndarray) and isinstance(target.value, _NAME) and \
                     self._owned_by(container, target.value.id, frame):
                 # out = np.zeros(3) folded to a constant, then written with run-time values: the
-                # array is made at run time (from the constant) and written there
+                # array is made at run time (from the constant) and written there, outside any
+                # residual loop (made inside one, every trip would start from the constant again)
+                if any(loop.mode == "loop" for loop in self.loops):
+                    raise NeedUnroll("an array made from a constant is written with run-time values")
                 fresh = self.op("copy_array", [self.as_dyn(container)],
                                 Ty(container.dtype, container.shape, np.ndarray, "C"), target.value.id)
                 frame.env[target.value.id] = fresh

@@ -819,3 +819,32 @@ def test_vmap_of_a_branch_assigning_what_a_local_def_reads():
     xs = np.array([[0.1, 0.2, 0.1], [1.0, 1.0, 1.0], [-0.5, 0.2, 0.1]])
     np.testing.assert_allclose(s2s.vmap(f)(xs), [f(x) for x in xs], rtol=1e-12)
     np.testing.assert_allclose(s2s.vmap(s2s.grad(f))(xs), [numerical_grad(f, (x,), 0) for x in xs], rtol=1e-6)
+
+
+def test_jit_of_a_zeros_array_written_in_a_loop_keeps_every_entry():
+    # made from the constant inside a compiled loop, every trip would start from zeros again
+    def f(x):
+        out = np.zeros(3)
+        for i in range(3):
+            out[i] = np.vdot(x, x) * x[i]
+        return out @ x
+
+    x = np.array([0.3, -0.7, 0.2])
+    jitted = s2s.jit(f)
+    jitted(x)
+    jitted.__s2s__.wait()
+    assert jitted.__s2s__.latest.error is None
+    np.testing.assert_allclose(jitted(x), f(x), rtol=1e-12)
+
+
+def test_jit_refuses_a_write_in_place_another_name_sees():
+    # fuzz seed 97531 index 165: jit took `acc *= x` for a new value, as grad does, but fell back to
+    # the tree grad refused: the view read afterwards kept the old numbers (a wrong value, silently)
+    def f(x):
+        acc = np.square(x) * 1.0
+        view = acc[1:]
+        acc *= x
+        return acc.sum() + np.sum(view)
+
+    with pytest.raises(s2s.TransformError, match="shares memory with `view`"):
+        s2s.jit(f)(np.array([0.3, -0.7, 0.2]))
