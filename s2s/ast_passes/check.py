@@ -46,8 +46,11 @@ def supported(source):
                 err = source.error(f"`{source.line(node.lineno)}` changes {what} in place (NumPy `op=` on an "
                                    "array writes into it), which s2s cannot follow.", node, construct="",
                                    suggestion=f"Write a new value instead: {name_} = {op}")
-                err.shared_write = name_ not in params
-                raise err
+                if name_ in params:
+                    raise err
+                # a number is a new object after `+=`: only an array there would be seen elsewhere,
+                # which the run-time check `guards.py` puts before it refuses
+                node.s2s_shared_write = str(err)
         if isinstance(node, (gast.Assign, gast.AugAssign)):
             for target in node.targets if isinstance(node, gast.Assign) else [node.target]:
                 root = _root_name(target) if isinstance(target, gast.Subscript) else None

@@ -5,7 +5,8 @@ Passes never print, cache or compile; `s2s.codegen` turns a Program into a modul
 import gast
 
 from ..runtime import primitives
-from . import (activity, aliases, batching, check, comprehensions, desugar, forward, inline, nodes, normalize, parse,
+from . import (activity, aliases, batching, check, comprehensions, desugar, forward, guards, inline, nodes, normalize,
+               parse,
                resolve, reverse, sequences, static_branches, static_loops, tidy)
 
 
@@ -24,6 +25,7 @@ def prepare(source, program):
     static_loops.unroll(source)                                # for layer in self.layers: one copy each
     resolve.names(source, program.binder, program.function_source)   # globals, closures, callees
     static_branches.decide(source.tree)                         # if self.activation is not None: ...
+    guards.insert(source.tree)                                 # unshared_write(acc, ...) before acc += v
     desugar.plainer_spellings(source.tree)                     # dict(a=x) -> {'a': x}, np.r_[...]
     fn = normalize.one_op_per_line(source, taken=program.binder.values)   # A-normal form; user names kept
     program.local_names |= fn.s2s_namer.taken

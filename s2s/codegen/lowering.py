@@ -520,6 +520,14 @@ def _linalg_unary(spec, slots, impl, hint=None):
     return spec.op("linalg", [a], ty, hint or impl.__name__, fn=impl.__name__)
 
 
+@rule("unshared_write")
+def _unshared_write(spec, slots, impl, hint=None):
+    x = slots["x"]
+    if isinstance(x, np.ndarray) or isinstance(x, Dyn) and x.ty.is_array:
+        raise spec.error(str(slots["message"]).split(": ", 1)[-1].split("\n")[0])
+    return None
+
+
 @rule("slogdet")
 def _slogdet(spec, slots, impl, hint=None):
     a = _dyn(spec, slots["a"])

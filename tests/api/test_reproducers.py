@@ -848,3 +848,30 @@ def test_jit_refuses_a_write_in_place_another_name_sees():
 
     with pytest.raises(s2s.TransformError, match="shares memory with `view`"):
         s2s.jit(f)(np.array([0.3, -0.7, 0.2]))
+
+
+def _accumulate_onto(x, y):
+    acc = y                       # a number: `+=` makes a new one; an array: y would change too
+    for i in range(3):
+        acc += np.sum(x) * i
+    return np.sum(acc * y)
+
+
+def test_a_write_in_place_is_checked_at_run_time_when_only_an_array_would_be_shared():
+    x = np.array([0.3, -0.7, 0.2])
+    for k in (0, 1):
+        np.testing.assert_allclose(s2s.grad(_accumulate_onto, argnums=k)(x, 0.4),
+                                   numerical_grad(_accumulate_onto, (x, 0.4), k), rtol=1e-6)
+    xs = np.stack([x, -x])
+    np.testing.assert_allclose(s2s.vmap(_accumulate_onto, in_axes=(0, None))(xs, 0.4),
+                               [_accumulate_onto(r, 0.4) for r in xs], rtol=1e-12)
+    jitted = s2s.jit(_accumulate_onto)
+    jitted(x, 0.4)
+    jitted.__s2s__.wait()
+    np.testing.assert_allclose(jitted(x, 0.4), _accumulate_onto(x, 0.4), rtol=1e-12)
+    y = np.array([0.4, 0.5])              # now acc is y's array: NumPy would change y
+    for transformation in (s2s.grad, s2s.jit):
+        with pytest.raises(s2s.TransformError, match="may share memory with the argument `y`"):
+            transformation(_accumulate_onto)(x, y)
+    with pytest.raises(s2s.TransformError, match="may share memory with the argument `y`"):
+        s2s.vmap(_accumulate_onto, in_axes=(0, None))(xs, y)

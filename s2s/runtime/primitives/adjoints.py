@@ -325,6 +325,14 @@ def tile_grad(g, a, reps):
     return match_dtype(np.reshape(summed, np.shape(a)), a)
 
 
+def unshared_write(x, message):
+    """Before `acc += v` where another name may hold acc's object: only an array can be written in
+    place (numbers are new objects), and an array would be seen through the other name."""
+    if isinstance(x, np.ndarray):
+        from ...errors import TransformError
+        raise TransformError(message)
+
+
 def repeat_grad(g, a, repeats, axis):
     """Cotangent of `a` in `np.repeat(a, repeats, axis)`: the copies of each entry summed back."""
     if axis is None:

@@ -554,6 +554,13 @@ def any_active_rule(call):
 
 
 @rule(out_batched=_never)
+def unshared_write(call):
+    if not call.batched("x"):
+        return call.node
+    return call.call(call.helper("unshared_write_batched"), [call.slots["x"], call.slots["message"]])
+
+
+@rule(out_batched=_never)
 def same_for_all_rule(call):
     return call.expr("bool(np.all(condition == condition[:1]))", condition=call.slots["condition"])
 
@@ -612,6 +619,13 @@ def select(condition, x, y):
     if condition:
         return x
     return y
+
+
+def unshared_write_batched(x, message):
+    """`unshared_write` per example: an example is an array when it has axes of its own."""
+    if isinstance(x, np.ndarray) and np.ndim(x) > 1:
+        from ...errors import TransformError
+        raise TransformError(message)
 
 
 def same_for_all(condition):
@@ -1208,7 +1222,7 @@ same_for_all_prim = primitive("same_for_all", same_for_all, "condition", differe
                               result="any", batch=same_for_all_rule)
 
 HELPER_NAMES = [
-    "select", "any_active", "same_for_all", "match_rank", "broadcast_batch", "move_batch_axes", "move_out_axes",
+    "select", "any_active", "same_for_all", "unshared_write_batched", "match_rank", "broadcast_batch", "move_batch_axes", "move_out_axes",
     "batch_size_of", "example_axes", "batch_axis", "batch_permutation", "example_transpose",
     "batch_shape", "example_shape", "example_len", "example_size", "example_tree_size", "example_items", "take_example",
     "stack_examples", "select_batched", "batch_matmul", "batch_dot", "batch_inner", "batch_outer",

@@ -44,6 +44,8 @@ add_tree = primitive(
 
 zeros_like_tree = primitive("zeros_like_tree", adjoints.zeros_like_tree, "x",
                             differentiable=False, helper=True, result="any", batch=batching.passthrough)
+unshared_write = primitive("unshared_write", adjoints.unshared_write, "x, message", differentiable=False,
+                           helper=True, result="any", batch=batching.unshared_write)
 zero_cotangent = primitive("zero_cotangent", adjoints.zero_cotangent, "x",
                            differentiable=False, helper=True, result="any", batch=batching.passthrough)
 dense = primitive(
