@@ -803,6 +803,8 @@ class Specializer:
             return self.call_value(type(fn).__call__, [fn] + list(args), kwargs, hint)     # layer(p, x)
         if isinstance(fn, types.FunctionType) and (prim is not None or _is_user_function(fn)):
             source = function_source(fn)
+            if source.tree.args.vararg is not None and not kwargs:     # def f(w, *args): one per value
+                source = parse.with_positional(source, len(args) - len(source.tree.args.args))
             checked, tree = normalized(source)
             return self.call_source(checked, tree, list(args), kwargs)
         if not has_dyn(args) and not has_dyn(kwargs):

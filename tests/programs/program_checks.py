@@ -97,8 +97,7 @@ def check_vmap(fun, *args, in_axes, rtol=1e-10, atol=1e-12):
 
 
 # -- s2s bugs these programs hit (see /work/notes/programs.md for minimized reproducers) ------------
-BUGS = {
-    "varargs-jit": "jit refusing a call of a `*args` function ('concat_and_multiply takes 1 argument(s), 2 given')",
+BUGS = {          # none known now; add "key": "what fails" and mark the check @bug("key")
 }
 
 

@@ -4,7 +4,7 @@ import pytest
 
 import prog_fluid as fluid
 import s2s
-from program_checks import bug, check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
+from program_checks import check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
 
 rs = np.random.RandomState(0)
 init_velocities = 0.3 * rs.randn(2 * fluid.rows * fluid.cols)

@@ -4,7 +4,7 @@ import numpy as np
 import prog_gmm as gmm
 import s2s
 from numerics import assert_tree_close
-from program_checks import bug, check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
+from program_checks import check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
 
 K, D = 2, 2
 params = gmm.init_gmm_params(K, D, 0.5)

@@ -4,7 +4,7 @@ import pytest
 
 import prog_gp as gp
 import s2s
-from program_checks import bug, check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
+from program_checks import check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
 
 D = 1
 x, y = gp.build_toy_dataset(D=D)

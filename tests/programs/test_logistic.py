@@ -3,7 +3,7 @@ import numpy as np
 
 import prog_logistic as lr
 import s2s
-from program_checks import bug, check_grad, check_jit, check_value_and_grad, check_vmap, compiled, fd_grad
+from program_checks import check_grad, check_jit, check_value_and_grad, check_vmap, compiled, fd_grad
 
 weights = np.array([0.3, -0.2, 0.5])
 

@@ -3,7 +3,7 @@ import numpy as np
 
 import prog_lstm as lstm
 import s2s
-from program_checks import bug, check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
+from program_checks import check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
 
 params = lstm.init_lstm_params(input_size=3, state_size=2, output_size=3)
 inputs, targets = lstm.make_data()
@@ -26,7 +26,6 @@ def test_vmap_of_sequence_loss_over_sequences():
     check_vmap(lstm.sequence_loss, params, sequences, targets[-1], in_axes=(None, 0, 0))
 
 
-@bug("varargs-jit")
 def test_jit_of_training_loss():
     check_jit(lstm.training_loss, params, inputs, targets)
 

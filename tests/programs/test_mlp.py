@@ -4,7 +4,7 @@ import pytest
 
 import prog_mlp as mlp
 import s2s
-from program_checks import bug, check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad, tree_loop
+from program_checks import check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad, tree_loop
 from numerics import assert_tree_close
 
 params = mlp.init_random_params(0.5, [4, 5, 3])

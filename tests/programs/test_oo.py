@@ -3,7 +3,7 @@ import numpy as np
 
 import prog_oo as oo
 import s2s
-from program_checks import bug, check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
+from program_checks import check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
 
 model = oo.build_model()
 params = model.init_params()

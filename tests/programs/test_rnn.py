@@ -4,7 +4,7 @@ import pytest
 
 import prog_rnn as rnn
 import s2s
-from program_checks import bug, check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
+from program_checks import check_grad, check_jit, check_value_and_grad, check_vmap, fd_grad
 
 params = rnn.create_rnn_params(input_size=4, state_size=3, output_size=4)
 inputs, targets = rnn.make_data()
