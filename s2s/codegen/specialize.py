@@ -379,7 +379,7 @@ for _base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop):
             _GAST_OP[_op] = _GAST_OP[getattr(gast, _op.__name__)] = getattr(gast, _op.__name__)
 # Builtins that only look at the structure of containers, never at run-time leaves.
 _STRUCTURAL = {zip, enumerate, tuple, list, dict, len, reversed, iter, next, range, sorted, set, frozenset,
-               getattr, hasattr, id, repr, str, print}
+               getattr, hasattr, id, repr, str, print, functools.partial}     # a partial only holds values
 _STRUCTURAL_IDS = set()       # filled below with the pytree functions
 _CONTAINER_METHODS = {"append", "pop", "extend", "insert", "copy", "get", "keys", "values", "items", "index",
                       "count", "update", "setdefault"}

@@ -875,3 +875,19 @@ def test_a_write_in_place_is_checked_at_run_time_when_only_an_array_would_be_sha
             transformation(_accumulate_onto)(x, y)
     with pytest.raises(s2s.TransformError, match="may share memory with the argument `y`"):
         s2s.vmap(_accumulate_onto, in_axes=(0, None))(xs, y)
+
+
+def test_jit_of_a_partial_of_run_time_values():
+    # fuzz seed 5555 index 70: "jit cannot compile a call of `partial` on run-time values"
+    import functools
+
+    def f(x):
+        steps = [functools.partial(_affine, np.sum(x), b=x[0])]
+        return np.sum(steps[0](x))
+
+    x = np.array([0.3, -0.7, 0.2])
+    jitted = s2s.jit(f)
+    jitted(x)
+    jitted.__s2s__.wait()
+    assert jitted.__s2s__.latest.error is None
+    np.testing.assert_allclose(jitted(x), f(x), rtol=1e-12)
