@@ -113,6 +113,15 @@ class Reverse:
                         out.append(new)
                         continue
             if isinstance(stmt, gast.If):
+                inside = nodes.names_stored(gast.Module(body=stmt.body + stmt.orelse, type_ignores=[]))
+                if nodes.names_read(stmt.test) & inside:
+                    # `if returned: ... else: ... returned = True`: the backward sweep replays the
+                    # branch taken, so it reads the test as it was, kept in a name of its own
+                    taken = self.namer.fresh(f"{nodes.to_source(stmt.test)}_taken")
+                    keep = nodes.assign(taken, stmt.test)
+                    keep.lineno = stmt.lineno
+                    out.append(keep)
+                    stmt.test = nodes.name(taken)
                 stmt.body = self.rewrite_forward(stmt.body)
                 stmt.orelse = self.rewrite_forward(stmt.orelse)
             elif isinstance(stmt, (gast.For, gast.While)):

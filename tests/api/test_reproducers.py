@@ -891,3 +891,25 @@ def test_jit_of_a_partial_of_run_time_values():
     jitted.__s2s__.wait()
     assert jitted.__s2s__.latest.error is None
     np.testing.assert_allclose(jitted(x), f(x), rtol=1e-12)
+
+
+def test_grad_of_a_return_from_the_second_of_two_loops():
+    # fuzz seed 6001 index 161: returns lifted to `returned` flags; the backward sweep replayed
+    # `if returned:` with the flag the second loop had set, took the first loop's branch: zeros
+    def f(x):
+        acc0 = 0.0
+        for _ in range(3):
+            acc0 = x[0] * 0.5
+            if acc0 > 10.0:
+                return acc0
+        acc2 = np.sum(x)
+        for _ in range(3):
+            acc2 = acc2 * 0.5 + np.tanh(acc2)
+            if acc2 > 0.845:
+                return acc2 * np.sum(x)
+        return acc2 + acc0
+
+    for x in (np.array([0.5, 0.4, 0.9]), np.array([0.1, -0.2, 0.05])):
+        np.testing.assert_allclose(s2s.grad(f)(x), numerical_grad(f, (x,), 0), rtol=1e-6, atol=1e-9)
+        _, pullback = s2s.vjp(f, x)
+        np.testing.assert_allclose(pullback(1.0)[0], numerical_grad(f, (x,), 0), rtol=1e-6, atol=1e-9)
