@@ -4,7 +4,8 @@
 (`acc = y`, `t = acc[i]` read later). When acc holds a number, `+=` makes a new one and
 nothing is shared; only an array is written in place. So instead of refusing, the write gets
 `unshared_write(acc, message)` before it, which raises the TransformError `check` would have
-raised when acc is an array at run time (vmap: when an example is; jit: when its type is).
+raised when acc is an array at run time (jit: when its type is; vmap: when acc is batched, since
+an example may be a 0-d array the batch cannot tell from a number).
 Runs after `resolve`, so the check is a classified primitive call.
 """
 import gast

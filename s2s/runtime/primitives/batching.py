@@ -622,10 +622,10 @@ def select(condition, x, y):
 
 
 def unshared_write_batched(x, message):
-    """`unshared_write` per example: an example is an array when it has axes of its own."""
-    if isinstance(x, np.ndarray) and np.ndim(x) > 1:
-        from ...errors import TransformError
-        raise TransformError(message)
+    """`unshared_write` on a batch: an example of a batched array may be a number or a 0-d array
+    (np.where of numbers makes one, and `+=` writes into it), which the batch cannot tell apart."""
+    from ...errors import TransformError
+    raise TransformError(message)
 
 
 def same_for_all(condition):
