@@ -32,6 +32,7 @@ def supported(source):
         raise source.error("`*args`/`**kwargs` parameters are not supported", fn,
                            suggestion="Give the function explicit parameters.")
     shared = None                        # built when a write in place asks
+    guarded = set()                      # names a run-time check is about, and the names they share
     for node in nodes.walk(fn, contexts=False):
         if node is fn:
             continue
@@ -51,6 +52,7 @@ def supported(source):
                 # a number is a new object after `+=`: only an array there would be seen elsewhere,
                 # which the run-time check `guards.py` puts before it refuses
                 node.s2s_shared_write = str(err)
+                guarded |= {name_} | shared.observers(name_, node, False, False)
         if isinstance(node, (gast.Assign, gast.AugAssign)):
             for target in node.targets if isinstance(node, gast.Assign) else [node.target]:
                 root = _root_name(target) if isinstance(target, gast.Subscript) else None
@@ -83,6 +85,16 @@ def supported(source):
                 _check_target(source, node, target, params)
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
             _check_mutating_call(source, node, all_params)
+    # every other `op=` on those names is checked too: a 0-d array (np.where of numbers) stays one
+    # through `acc0 += 0.5` in NumPy, but is a NumPy scalar in transformed code by the time
+    # `acc3 = acc0; acc3 *= acc3` is checked (fuzz seed 20261204 index 392)
+    for node in nodes.walk(fn, contexts=False):
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name) and \
+                node.target.id in guarded and not hasattr(node, "s2s_shared_write"):
+            node.s2s_shared_write = str(source.error(
+                f"`{source.line(node.lineno)}` changes `{node.target.id}` in place, and `{node.target.id}` "
+                "shares memory with another name: s2s cannot follow an array written in place", node,
+                construct="", suggestion=f"Write a new value instead: {node.target.id} = ..."))
 
 
 _MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "fill",

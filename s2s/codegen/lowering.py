@@ -523,7 +523,8 @@ def _linalg_unary(spec, slots, impl, hint=None):
 @rule("unshared_write")
 def _unshared_write(spec, slots, impl, hint=None):
     x = slots["x"]
-    if isinstance(x, np.ndarray) or isinstance(x, Dyn) and x.ty.is_array:
+    if isinstance(x, Dyn) or type(x) not in (int, float, complex, bool):
+        # compiled code cannot tell a number from a 0-d array NumPy would write into
         raise spec.error(str(slots["message"]).split(": ", 1)[-1].split("\n")[0])
     return None
 

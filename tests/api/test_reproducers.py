@@ -866,14 +866,25 @@ def test_a_write_in_place_is_checked_at_run_time_when_only_an_array_would_be_sha
     with pytest.raises(s2s.TransformError, match="may share memory with the argument `y`"):
         # once acc is batched, an example may be a 0-d array (which `+=` writes into): refused
         s2s.vmap(_accumulate_onto, in_axes=(0, None))(xs, 0.4)
-    jitted = s2s.jit(_accumulate_onto)
-    jitted(x, 0.4)
-    jitted.__s2s__.wait()
-    np.testing.assert_allclose(jitted(x, 0.4), _accumulate_onto(x, 0.4), rtol=1e-12)
     y = np.array([0.4, 0.5])              # now acc is y's array: NumPy would change y
-    for transformation in (s2s.grad, s2s.jit):
+    for transformation in (s2s.grad, s2s.jit):    # jit cannot tell a number from a 0-d array
         with pytest.raises(s2s.TransformError, match="may share memory with the argument `y`"):
-            transformation(_accumulate_onto)(x, y)
+            transformation(_accumulate_onto)(x, y if transformation is s2s.grad else 0.4)
+
+
+def test_a_write_into_a_0d_array_made_by_an_earlier_write_is_refused():
+    # fuzz seed 20261204 index 392: `acc0 += 0.5` keeps NumPy's 0-d array (np.where of numbers),
+    # `acc3 *= acc3` then changes acc0; the transformed code had a NumPy scalar there and let the
+    # run-time check pass (a wrong value, silently)
+    def f(x):
+        acc0 = np.where(0.5, np.vdot(x, x), 0.5)
+        acc0 += 0.5
+        acc3 = acc0
+        acc3 *= acc3
+        return acc0
+
+    with pytest.raises(s2s.TransformError, match="`acc0 \\+= 0.5` changes `acc0` in place"):
+        s2s.grad(f)(np.array([0.16, 0.97, 0.86]))
 
 
 def test_jit_of_a_partial_of_run_time_values():

@@ -326,8 +326,9 @@ def tile_grad(g, a, reps):
 
 
 def unshared_write(x, message):
-    """Before `acc += v` where another name may hold acc's object: only an array can be written in
-    place (numbers are new objects), and an array would be seen through the other name."""
+    """Before `acc += v` where another name may hold acc's object (and before every other `op=`
+    on those names, so a 0-d array NumPy keeps through `+=` is caught where it is still one):
+    a number is a new object after `+=`; an array is written in place, seen through the others."""
     if isinstance(x, np.ndarray):
         from ...errors import TransformError
         raise TransformError(message)
