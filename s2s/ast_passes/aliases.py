@@ -26,7 +26,7 @@ def calls_through_locals(source):
     stores.update(n.name for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.FunctionDef) and n is not fn)
     local = set(stores) | params
     stable = {p for p in params if stores[p] == 1}      # parameters nothing assigns
-    taken = {n.id for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Name)} | local
+    taken = {n.id for n in nodes.walk(fn, contexts=False) if isinstance(n, gast.Name)} | local | set(dir(builtins))
     for stmt in list(fn.body):
         index = fn.body.index(stmt)
         if isinstance(stmt, gast.FunctionDef) and stores[stmt.name] == 1:
@@ -119,11 +119,7 @@ def _hoist_arguments(stmt, target, local, stable, taken):
         value = holder[where] if isinstance(where, int) else getattr(holder, where)
         if _fixed(value, local, stable):
             continue
-        name_, k = f"{target}_{label}", 0
-        while name_ in taken or hasattr(builtins, name_):
-            k += 1
-            name_ = f"{target}_{label}_{k}"
-        taken.add(name_)
+        name_ = nodes.unique_name(f"{target}_{label}", taken)
         stable.add(name_)
         assign = nodes.assign(nodes.store(name_), value)
         assign.lineno = stmt.lineno

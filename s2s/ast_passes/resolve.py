@@ -342,19 +342,14 @@ def _bound_copy(source, bound, through, params, gone):
     """A copy of `source` without the parameters in `gone`: the known functions in `bound` become
     closure names, each Through's arguments leading parameters named after it."""
     tree = nodes.copy(source.tree)
-    taken = local_names(tree) | nodes.names_read(tree) | set(source.closure)
+    taken = local_names(tree) | nodes.names_read(tree) | set(source.closure) | set(dir(builtins))
     prelifted, leading = {}, []
     for p, t in through.items():
         names_ = []
         for label, arg in t.passed():
             base = f"{p}_{arg.id}" if not label and isinstance(arg, gast.Name) else f"{p}_{label}"
-            name_, k = base, 0
-            while name_ in taken or hasattr(builtins, name_):
-                k += 1
-                name_ = f"{base}_{k}"
-            taken.add(name_)
-            names_.append(name_)
-            leading.append(nodes.param(name_))
+            names_.append(nodes.unique_name(base, taken))
+            leading.append(nodes.param(names_[-1]))
         it = iter(names_)
         prelifted[p] = Through(t.function, prefix=[nodes.name(next(it)) for _ in t.prefix],
                                suffix=[nodes.name(next(it)) for _ in t.suffix],
@@ -391,12 +386,18 @@ def _local_function(arg, scope):
     a = lam.args
     if a.vararg or a.kwarg or a.posonlyargs or a.kwonlyargs or a.defaults:
         return None
+    return _lifted(_lambda_def("lambda_", lam, getattr(arg, "lineno", None)), scope.source, scope.locals,
+                   scope.lifted)
+
+
+def _lambda_def(name, lam, lineno):
+    """`def name(args): return body` of a lambda."""
     body = nodes.return_(lam.body)
-    body.lineno = getattr(arg, "lineno", None)
-    inner = gast.FunctionDef(name="lambda_", args=lam.args, body=[body], decorator_list=[], returns=None,
+    body.lineno = lineno
+    inner = gast.FunctionDef(name=name, args=lam.args, body=[body], decorator_list=[], returns=None,
                              type_comment=None, type_params=[])
-    inner.lineno = body.lineno
-    return _lifted(inner, scope.source, scope.locals, scope.lifted)
+    inner.lineno = lineno
+    return inner
 
 
 def _partial(call, scope):
@@ -501,13 +502,7 @@ def _lift_nested(source, outer_locals):
             inner = stmt
         elif (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
               and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Lambda)):
-            lam = stmt.value
-            body = nodes.return_(lam.body)
-            body.lineno = stmt.lineno
-            inner = gast.FunctionDef(name=stmt.targets[0].id, args=lam.args, body=[body],
-                                     decorator_list=[], returns=None, type_comment=None,
-                                     type_params=[])
-            inner.lineno = stmt.lineno
+            inner = _lambda_def(stmt.targets[0].id, stmt.value, stmt.lineno)
         if inner is None:
             new_body.append(stmt)
             continue
