@@ -58,29 +58,6 @@ def _root(node):
     return node
 
 
-def _static(node, source):
-    """The module-level value of a Name / Attribute chain, or None."""
-    root = _root(node)
-    if not isinstance(root, gast.Name):
-        return None
-    if root.id in source.closure:
-        value, where = source.closure[root.id], "closure"
-    elif root.id in source.globals:
-        value, where = source.globals[root.id], source.globals
-    elif hasattr(builtins, root.id):
-        value, where = getattr(builtins, root.id), "builtins"
-    else:
-        return None
-    reads.note_name(where, root.id, value)
-    chain = []
-    while isinstance(node, gast.Attribute):
-        chain.append(node.attr)
-        node = node.value
-    for attr in reversed(chain):
-        value = getattr(value, attr, None)
-    return value
-
-
 def _names_a_function(node, source, local, stable):
     """`np.tanh`, `jnp_like.sin`, a local def's name: a function known when transforming."""
     if not isinstance(node, (gast.Name, gast.Attribute)) or not isinstance(_root(node), gast.Name):
@@ -89,7 +66,7 @@ def _names_a_function(node, source, local, stable):
     if root in local:
         return isinstance(node, gast.Name) and root in stable and root not in source.closure \
             and _is_local_def(root, source)
-    return callable(_static(node, source))
+    return callable(reads.module_value(node, source))
 
 
 def _is_local_def(name, source):
@@ -102,7 +79,7 @@ def _is_partial(node, source, local, stable):
     root = _root(node.func)
     if not isinstance(root, gast.Name) or root.id in local:
         return False
-    if _static(node.func, source) is not functools.partial:
+    if reads.module_value(node.func, source) is not functools.partial:
         return False
     if any(k.arg is None for k in node.keywords) or any(isinstance(a, gast.Starred) for a in node.args):
         return False

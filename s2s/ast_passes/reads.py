@@ -1,11 +1,14 @@
 """What a transformation read: the functions whose source was parsed and the free names looked up.
 
-`parse.function` and `resolve.names` report here while a build is being recorded; the program
+`parse.function`, `resolve.names` and `module_value` report here while a build is recorded; the program
 cache (`codegen/program_cache.py`) uses the record to decide whether a stored program is still
 what the passes would produce. Outside `recording()` the notes cost one attribute lookup.
 """
+import builtins
 import contextlib
 import threading
+
+import gast
 
 _local = threading.local()
 
@@ -46,3 +49,27 @@ def note_name(where, name, value):
         reads.cacheable = False
     else:
         reads.names.append((where if isinstance(where, dict) else None, name, value))
+
+
+def module_value(node, source):
+    """The value a Name or an Attribute chain on one (`np.tanh`, `self.layers`) has in `source`'s
+    closure, globals or builtins, noted like `resolve`'s reads; None when the root is none of them.
+    For passes that rewrite before `resolve` by what a name means."""
+    chain = []
+    while isinstance(node, gast.Attribute):
+        chain.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name):
+        return None
+    if node.id in source.closure:
+        value, where = source.closure[node.id], "closure"
+    elif node.id in source.globals:
+        value, where = source.globals[node.id], source.globals
+    elif hasattr(builtins, node.id):
+        value, where = getattr(builtins, node.id), "builtins"
+    else:
+        return None
+    note_name(where, node.id, value)
+    for attr in reversed(chain):
+        value = getattr(value, attr, None)
+    return value

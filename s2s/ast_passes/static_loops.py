@@ -10,11 +10,9 @@ not numbers or arrays (layers, functions), so each call through the loop variabl
 of a known object that `resolve` can follow. The loop variable must not be assigned in the
 body, and the body must not `break` or `continue`. Runs before `resolve`.
 """
-import builtins
-
 import gast
 
-from . import nodes
+from . import nodes, reads
 
 MAX_ITEMS = 64
 
@@ -107,21 +105,12 @@ def _reads_names(node, local):
 
 def _objects(node, source, local):
     """The items of a module-level list or tuple of objects (not numbers or arrays), else None."""
-    chain = []
     root = node
     while isinstance(root, gast.Attribute):
-        chain.append(root.attr)
         root = root.value
     if not isinstance(root, gast.Name) or root.id in local:
         return None
-    if root.id in source.closure:
-        value = source.closure[root.id]
-    elif root.id in source.globals:
-        value = source.globals[root.id]
-    else:
-        return None
-    for attr in reversed(chain):
-        value = getattr(value, attr, None)
+    value = reads.module_value(node, source)      # noted: the program cache must see it change
     if not isinstance(value, (list, tuple)) or not 0 < len(value) <= MAX_ITEMS:
         return None
     if all(isinstance(v, (int, float, complex, bool, str)) or hasattr(v, "__array__") or v is None for v in value):
