@@ -257,6 +257,15 @@ def _compiled(fn, *args):
     return jf(*args)
 
 
+def _assert_compiled_matches(fn, *args, rtol=1e-12, atol=0.0):
+    """jit(fn) on its compiled path (not the NumPy answer of the first call) gives fn's values."""
+    jitted = s2s.jit(fn)
+    jitted(*args)
+    jitted.__s2s__.wait()
+    assert jitted.__s2s__.latest.error is None
+    np.testing.assert_allclose(jitted(*args), fn(*args), rtol=rtol, atol=atol)
+
+
 C2 = np.array([-0.750, -0.741, -0.465])
 C6 = np.array([[-0.585, -0.864, 0.185], [-0.107, 0.043, 0.192], [-0.195, 0.943, -0.104]])
 
@@ -412,11 +421,8 @@ def test_a_lambda_or_local_def_passed_to_a_helper_is_called_through():
     grad_x = s2s.grad(loss)
     columns = [(grad_x(x + e, c) - grad_x(x - e, c)) / 2e-6 for e in np.eye(2) * 1e-6]
     np.testing.assert_allclose(s2s.hessian(loss)(x, c), np.stack(columns, axis=1), rtol=1e-5, atol=1e-7)
-    for transformed, plain in ((s2s.jit(loss), loss), (s2s.jit(s2s.grad(loss)), s2s.grad(loss))):
-        transformed(x, c)
-        transformed.__s2s__.wait()               # the compiled path, not the NumPy fallback
-        assert transformed.__s2s__.latest.error is None
-        np.testing.assert_allclose(transformed(x, c), plain(x, c), rtol=1e-12)
+    for fn in (loss, s2s.grad(loss)):
+        _assert_compiled_matches(fn, x, c, rtol=1e-12)
     before = x.copy()
     s2s.grad(loss)(x, c)
     np.testing.assert_array_equal(x, before)
@@ -462,11 +468,8 @@ def test_a_local_alias_or_partial_of_a_function_is_called_through():
     np.testing.assert_allclose(tangent, expected, rtol=1e-6)
     xs = np.stack([x, -x, 2 * x])
     np.testing.assert_allclose(s2s.vmap(loss, in_axes=(0, None))(xs, w), [loss(r, w) for r in xs], rtol=1e-12)
-    for transformed, plain in ((s2s.jit(loss), loss), (s2s.jit(s2s.grad(loss)), s2s.grad(loss))):
-        transformed(x, w)
-        transformed.__s2s__.wait()
-        assert transformed.__s2s__.latest.error is None
-        np.testing.assert_allclose(transformed(x, w), plain(x, w), rtol=1e-12)
+    for fn in (loss, s2s.grad(loss)):
+        _assert_compiled_matches(fn, x, w, rtol=1e-12)
 
 
 def test_a_partial_keeps_the_values_it_was_made_with():
@@ -519,11 +522,8 @@ def test_a_partial_passed_to_a_helper_is_called_through():
     grad_x = s2s.grad(loss)
     columns = [(grad_x(x + e, w) - grad_x(x - e, w)) / 2e-6 for e in np.eye(2) * 1e-6]
     np.testing.assert_allclose(s2s.hessian(loss)(x, w), np.stack(columns, axis=1), rtol=1e-5, atol=1e-7)
-    for transformed, plain in ((s2s.jit(loss), loss), (s2s.jit(s2s.grad(loss)), s2s.grad(loss))):
-        transformed(x, w)
-        transformed.__s2s__.wait()
-        assert transformed.__s2s__.latest.error is None
-        np.testing.assert_allclose(transformed(x, w), plain(x, w), rtol=1e-12)
+    for fn in (loss, s2s.grad(loss)):
+        _assert_compiled_matches(fn, x, w, rtol=1e-12)
 
 
 def _first(a, b):
@@ -658,11 +658,8 @@ def test_jit_of_triangles_slogdet_cholesky_and_repeated_two_axis_index_add():
     a, s = np.random.RandomState(0).randn(3, 3) + 3 * np.eye(3), 0.5
     for k in (0, 1):
         np.testing.assert_allclose(s2s.grad(f, argnums=k)(a, s), numerical_grad(f, (a, s), k), rtol=1e-6, atol=1e-8)
-    for transformed, plain in ((s2s.jit(f), f), (s2s.jit(s2s.grad(f)), s2s.grad(f))):
-        transformed(a, s)
-        transformed.__s2s__.wait()
-        assert transformed.__s2s__.latest.error is None
-        np.testing.assert_allclose(transformed(a, s), plain(a, s), rtol=1e-12, atol=1e-14)
+    for fn in (f, s2s.grad(f)):
+        _assert_compiled_matches(fn, a, s, rtol=1e-12, atol=1e-14)
 
 
 def test_jit_of_writes_into_a_zeros_array_and_builtin_min_of_a_reduction():
@@ -684,11 +681,7 @@ def test_jit_of_writes_into_a_zeros_array_and_builtin_min_of_a_reduction():
 
     x = np.array([0.3, -0.7, 0.2])
     for fn in (f, s2s.grad(f)):
-        transformed = s2s.jit(fn)
-        transformed(x)
-        transformed.__s2s__.wait()
-        assert transformed.__s2s__.latest.error is None
-        np.testing.assert_allclose(transformed(x), fn(x), rtol=1e-12)
+        _assert_compiled_matches(fn, x)
     with pytest.raises(s2s.TransformError, match="cannot assign into"):    # b would not see the write
         s2s.jit(shared)(x)
 
@@ -729,11 +722,8 @@ def test_methods_callable_objects_and_loops_over_layers():
     xs = np.stack([x, -x, 2 * x])
     np.testing.assert_allclose(s2s.vmap(model.loss, in_axes=(0, None))(xs, w), [model.loss(r, w) for r in xs],
                                rtol=1e-12)
-    for transformed, plain in ((s2s.jit(model.loss), model.loss), (s2s.jit(s2s.grad(model.loss)), s2s.grad(model.loss))):
-        transformed(x, w)
-        transformed.__s2s__.wait()
-        assert transformed.__s2s__.latest.error is None
-        np.testing.assert_allclose(transformed(x, w), plain(x, w), rtol=1e-12)
+    for fn in (model.loss, s2s.grad(model.loss)):
+        _assert_compiled_matches(fn, x, w, rtol=1e-12)
 
 
 def _energy(x, c):
@@ -830,11 +820,7 @@ def test_jit_of_a_zeros_array_written_in_a_loop_keeps_every_entry():
         return out @ x
 
     x = np.array([0.3, -0.7, 0.2])
-    jitted = s2s.jit(f)
-    jitted(x)
-    jitted.__s2s__.wait()
-    assert jitted.__s2s__.latest.error is None
-    np.testing.assert_allclose(jitted(x), f(x), rtol=1e-12)
+    _assert_compiled_matches(f, x)
 
 
 def test_jit_refuses_a_write_in_place_another_name_sees():
@@ -896,11 +882,7 @@ def test_jit_of_a_partial_of_run_time_values():
         return np.sum(steps[0](x))
 
     x = np.array([0.3, -0.7, 0.2])
-    jitted = s2s.jit(f)
-    jitted(x)
-    jitted.__s2s__.wait()
-    assert jitted.__s2s__.latest.error is None
-    np.testing.assert_allclose(jitted(x), f(x), rtol=1e-12)
+    _assert_compiled_matches(f, x)
 
 
 def test_grad_of_a_return_from_the_second_of_two_loops():
