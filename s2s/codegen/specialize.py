@@ -419,9 +419,7 @@ def normalized(source):
         return raw, raw.tree
     try:
         checked, fn = prepare(source, _program())
-    except TransformError as err:
-        if getattr(err, "shared_write", False):
-            raise       # the specializer too takes `acc += v` for a new value: a name sharing acc would differ
+    except TransformError:
         # a helper s2s cannot differentiate (it raises, writes in place...) still specializes:
         # its own tree, names looked up in its own globals
         checked = parse.FunctionSource(tree=source.tree, filename=source.filename, globals=source.globals,
