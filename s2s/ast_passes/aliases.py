@@ -134,14 +134,8 @@ def _reads(stmts, target):
 def _substitute_alias(stmts, target, value):
     loads = _loads(stmts, target)           # kept alive: ids of freed nodes are reused by the copies
     replaced = {id(n) for n in loads}
-    for node in nodes.walk_body(stmts, contexts=False):
-        for field, old in gast.iter_fields(node):
-            if isinstance(old, gast.Name) and id(old) in replaced:
-                setattr(node, field, _located(nodes.copy(value), old))
-            elif isinstance(old, list):
-                for k, item in enumerate(old):
-                    if isinstance(item, gast.Name) and id(item) in replaced:
-                        old[k] = _located(nodes.copy(value), item)
+    for stmt in stmts:
+        nodes.replace(stmt, lambda n: _located(nodes.copy(value), n) if id(n) in replaced else None)
 
 
 def _substitute_partial(stmts, target, partial):

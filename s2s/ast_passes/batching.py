@@ -762,28 +762,7 @@ def _substitute(tree, values):
             return nodes.copy(_as_node(values[node.id]))
         return None
 
-    new = replaced(tree)
-    if new is not None:
-        return new
-    todo = [tree]
-    for node in todo:
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if isinstance(value, gast.AST):
-                new = replaced(value)
-                if new is None:
-                    todo.append(value)
-                else:
-                    setattr(node, field, new)
-            elif isinstance(value, list):
-                for k, item in enumerate(value):
-                    if isinstance(item, gast.AST):
-                        new = replaced(item)
-                        if new is None:
-                            todo.append(item)
-                        else:
-                            value[k] = new
-    return tree
+    return nodes.replace(tree, replaced)
 
 
 # -- step 2: control flow on batched values becomes straight-line code ----------------------------------

@@ -95,11 +95,5 @@ def transformation_calls(source):
 
 def _replace(tree, replaced):
     """Put the Name in `replaced[id(call)]` where each call was."""
-    for node in nodes.walk(tree, contexts=False):
-        for field, value in gast.iter_fields(node):
-            if isinstance(value, gast.Call) and id(value) in replaced:
-                setattr(node, field, gast.copy_location(replaced[id(value)], value))
-            elif isinstance(value, list):
-                for k, item in enumerate(value):
-                    if isinstance(item, gast.Call) and id(item) in replaced:
-                        value[k] = gast.copy_location(replaced[id(item)], item)
+    nodes.replace(tree, lambda n: gast.copy_location(replaced[id(n)], n)
+                  if isinstance(n, gast.Call) and id(n) in replaced else None)

@@ -347,6 +347,33 @@ def walk(node, contexts=True):
     return _breadth_first([node], contexts)
 
 
+def replace(tree, replaced):
+    """`tree` with every node for which `replaced(node)` gives a node swapped for that node (which
+    is not looked into); returns the new root when the root itself is replaced."""
+    new = replaced(tree)
+    if new is not None:
+        return new
+    todo = [tree]
+    for node in todo:
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, AST):
+                new = replaced(value)
+                if new is None:
+                    todo.append(value)
+                else:
+                    setattr(node, field, new)
+            elif isinstance(value, list):
+                for k, item in enumerate(value):
+                    if isinstance(item, AST):
+                        new = replaced(item)
+                        if new is None:
+                            todo.append(item)
+                        else:
+                            value[k] = new
+    return tree
+
+
 def walk_body(stmts, contexts=True):
     """`walk` over a list of statements, in the order `walk(Module(body=stmts))` gives without the module."""
     return _breadth_first([s for s in stmts if isinstance(s, AST)], contexts)
