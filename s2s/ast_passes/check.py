@@ -88,7 +88,7 @@ def supported(source):
     # every other `op=` on those names is checked too: a 0-d array (np.where of numbers) stays one
     # through `acc0 += 0.5` in NumPy, but is a NumPy scalar in transformed code by the time
     # `acc3 = acc0; acc3 *= acc3` is checked (fuzz seed 20261204 index 392)
-    for node in nodes.walk(fn, contexts=False):
+    for node in nodes.walk(fn, contexts=False) if guarded else ():
         if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name) and \
                 node.target.id in guarded and not hasattr(node, "s2s_shared_write"):
             node.s2s_shared_write = str(source.error(
